@@ -1,0 +1,85 @@
+#pragma once
+#include "detour/net/cidr.hpp"
+#include "detour/net/port_range.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace detour {
+
+// What a connection gets when nothing more specific applies.
+enum class mode { direct, echo, reject };
+
+std::string_view to_string(mode m);
+std::optional<mode> parse_mode(std::string_view text);
+
+// Connections made on this host (nat output hook).
+struct outbound_capture {
+  bool enabled = true;
+  std::vector<net::port_range> ports;  // empty: every port
+  std::vector<net::port_range> exclude_ports;
+  std::vector<net::cidr> destinations;  // empty: every destination
+  std::vector<net::cidr> exclude_destinations;
+  std::vector<std::uint32_t> uids;  // empty: every user
+  std::vector<std::uint32_t> exclude_uids;
+  std::vector<std::uint32_t> gids;
+  std::vector<std::uint32_t> exclude_gids;
+  std::vector<std::string> exclude_interfaces;
+};
+
+// Connections arriving from other hosts, containers or namespaces (nat prerouting hook).
+struct inbound_capture {
+  bool enabled = false;
+  std::vector<std::string> interfaces;  // empty: every interface
+  std::vector<net::cidr> sources;
+  std::vector<net::cidr> exclude_sources;
+  std::vector<net::port_range> ports;
+  std::vector<net::port_range> exclude_ports;
+  std::vector<net::cidr> destinations;
+  std::vector<net::cidr> exclude_destinations;
+};
+
+struct intercept_config {
+  bool enabled = true;
+  std::string table = "detour";
+  // -99: just after the -100 of iptables/docker/podman nat chains, so published container ports keep
+  // working and the order does not flip when those tools restart (see config/detour.yaml).
+  int priority = -99;
+  bool exclude_self_uid = false;
+  outbound_capture outbound;
+  inbound_capture inbound;
+};
+
+struct config {
+  detour::mode mode = mode::direct;
+  std::uint16_t port = 15001;
+  unsigned workers = 0;  // 0: one per CPU
+  std::uint32_t mark = 0x1d7;
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds idle_timeout{std::chrono::hours(1)};
+  std::string log_level = "info";
+  intercept_config intercept;
+};
+
+// A config that does not validate. what() is "FILE:LINE:COLUMN: KEY: reason" whenever the problem
+// has a place in the file.
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses YAML text; `source_name` is what error messages call the file.
+config parse_config(std::string_view yaml_text, std::string_view source_name);
+config load_config_file(const std::filesystem::path& path);
+
+// The documented config/detour.yaml, compiled in: what `detourd run` uses without -c.
+std::string_view embedded_default_config();
+config default_config();
+
+}  // namespace detour

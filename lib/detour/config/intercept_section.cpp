@@ -1,0 +1,75 @@
+#include "detour/config/intercept_section.hpp"
+
+#include "detour/config/yaml_reader.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace detour::config_detail {
+namespace {
+
+void read_outbound(std::string_view source, const YAML::Node& node, outbound_capture& out) {
+  mapping m(source, node, "intercept.outbound");
+  if (auto v = m.take("enabled")) out.enabled = read_bool(source, *v, m.key_path("enabled"));
+  if (auto v = m.take("ports")) out.ports = read_port_ranges(source, *v, m.key_path("ports"));
+  if (auto v = m.take("exclude_ports")) out.exclude_ports = read_port_ranges(source, *v, m.key_path("exclude_ports"));
+  if (auto v = m.take("destinations")) out.destinations = read_cidrs(source, *v, m.key_path("destinations"));
+  if (auto v = m.take("exclude_destinations")) {
+    out.exclude_destinations = read_cidrs(source, *v, m.key_path("exclude_destinations"));
+  }
+  if (auto v = m.take("uids")) out.uids = read_ids(source, *v, m.key_path("uids"));
+  if (auto v = m.take("exclude_uids")) out.exclude_uids = read_ids(source, *v, m.key_path("exclude_uids"));
+  if (auto v = m.take("gids")) out.gids = read_ids(source, *v, m.key_path("gids"));
+  if (auto v = m.take("exclude_gids")) out.exclude_gids = read_ids(source, *v, m.key_path("exclude_gids"));
+  if (auto v = m.take("exclude_interfaces")) {
+    out.exclude_interfaces = read_strings(source, *v, m.key_path("exclude_interfaces"));
+  }
+  m.finish();
+}
+
+void read_inbound(std::string_view source, const YAML::Node& node, inbound_capture& out) {
+  mapping m(source, node, "intercept.inbound");
+  if (auto v = m.take("enabled")) out.enabled = read_bool(source, *v, m.key_path("enabled"));
+  if (auto v = m.take("interfaces")) out.interfaces = read_strings(source, *v, m.key_path("interfaces"));
+  if (auto v = m.take("sources")) out.sources = read_cidrs(source, *v, m.key_path("sources"));
+  if (auto v = m.take("exclude_sources")) out.exclude_sources = read_cidrs(source, *v, m.key_path("exclude_sources"));
+  if (auto v = m.take("ports")) out.ports = read_port_ranges(source, *v, m.key_path("ports"));
+  if (auto v = m.take("exclude_ports")) out.exclude_ports = read_port_ranges(source, *v, m.key_path("exclude_ports"));
+  if (auto v = m.take("destinations")) out.destinations = read_cidrs(source, *v, m.key_path("destinations"));
+  if (auto v = m.take("exclude_destinations")) {
+    out.exclude_destinations = read_cidrs(source, *v, m.key_path("exclude_destinations"));
+  }
+  m.finish();
+}
+
+// nft table names share the lexer with keywords; stick to a conservative identifier syntax.
+bool valid_table_name(const std::string& name) {
+  if (name.empty() || name.size() > 64 || !std::isalpha(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; });
+}
+
+}  // namespace
+
+void read_intercept(std::string_view source, const YAML::Node& node, intercept_config& out) {
+  mapping m(source, node, "intercept");
+  if (auto v = m.take("enabled")) out.enabled = read_bool(source, *v, "intercept.enabled");
+  if (auto v = m.take("table")) {
+    out.table = read_string(source, *v, "intercept.table");
+    if (!valid_table_name(out.table)) {
+      fail(source, v->Mark(), "intercept.table",
+           fmt::format("\"{}\" is not a valid table name (a letter, then letters, digits, _ or -)", out.table));
+    }
+  }
+  if (auto v = m.take("priority")) {
+    // A nat chain below -200 is refused by the kernel (EOPNOTSUPP); say so before touching it.
+    out.priority = static_cast<int>(read_int(source, *v, "intercept.priority", -199, 2147483647));
+  }
+  if (auto v = m.take("exclude_self_uid")) out.exclude_self_uid = read_bool(source, *v, "intercept.exclude_self_uid");
+  if (auto v = m.take("outbound")) read_outbound(source, *v, out.outbound);
+  if (auto v = m.take("inbound")) read_inbound(source, *v, out.inbound);
+  m.finish();
+}
+
+}  // namespace detour::config_detail

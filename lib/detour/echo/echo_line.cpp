@@ -1,0 +1,26 @@
+#include "detour/echo/echo_line.hpp"
+
+#include "detour/net/sockaddr.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+namespace detour {
+
+std::string echo_line(const boost::asio::ip::tcp::endpoint& source, const boost::asio::ip::tcp::endpoint& dest,
+                      const std::optional<boost::asio::ip::tcp::endpoint>& original, std::error_code original_error) {
+  auto src = net::unmap(source);
+  auto dst = net::unmap(dest);
+  std::string orig;
+  if (original) {
+    auto o = net::unmap(*original);
+    orig = fmt::format("ip: {}, port: {}", o.address().to_string(), o.port());
+  } else {
+    orig = fmt::format("strerror: {}, errno: {}", std::strerror(original_error.value()), original_error.value());
+  }
+  return fmt::format("source{{ip: {}, port: {}}};  dest{{ip: {}, port: {}}}; original dest{{{}}}\n",
+                     src.address().to_string(), src.port(), dst.address().to_string(), dst.port(), orig);
+}
+
+}  // namespace detour

@@ -1,0 +1,32 @@
+#include "detour/net/socket_options.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace detour::net {
+namespace {
+
+std::error_code last_error(int rc) {
+  return rc == 0 ? std::error_code{} : std::error_code(errno, std::system_category());
+}
+
+}  // namespace
+
+std::error_code set_mark(int fd, std::uint32_t mark) {
+  return last_error(::setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)));
+}
+
+std::error_code set_linger_reset(int fd) {
+  linger l{1, 0};
+  return last_error(::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)));
+}
+
+std::error_code set_nodelay(int fd, bool on) {
+  int v = on ? 1 : 0;
+  return last_error(::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)));
+}
+
+}  // namespace detour::net

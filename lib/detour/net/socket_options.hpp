@@ -1,0 +1,14 @@
+#pragma once
+#include <cstdint>
+#include <system_error>
+
+namespace detour::net {
+
+// Thin seams over setsockopt: each returns the kernel's error instead of throwing, because they run
+// on the per-connection path.
+std::error_code set_mark(int fd, std::uint32_t mark);
+// SO_LINGER {1, 0}: close() then sends RST instead of FIN, which is how a reset is propagated.
+std::error_code set_linger_reset(int fd);
+std::error_code set_nodelay(int fd, bool on);
+
+}  // namespace detour::net
