@@ -15,12 +15,6 @@
 
 #include <functional>
 
-// GCC 12 inlines Asio's recycling frame allocator into these coroutines and then cannot see that
-// its operator new and operator delete pair up (a known false positive, GCC bug 109224).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 namespace detour::upstream {
 
 namespace asio = boost::asio;
