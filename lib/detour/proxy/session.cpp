@@ -1,5 +1,6 @@
 #include "detour/proxy/session.hpp"
 
+#include "detour/echo/echo_json.hpp"
 #include "detour/echo/echo_line.hpp"
 #include "detour/net/local_address.hpp"
 #include "detour/net/original_dst.hpp"
@@ -8,6 +9,7 @@
 #include "detour/proxy/worker.hpp"
 #include "detour/relay/relay.hpp"
 #include "detour/upstream/connector.hpp"
+#include "detour/upstream/proxy_connector.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
@@ -80,6 +82,11 @@ const char* end_reason(const relay::relay_result& r, const session_entry& entry)
   return client_side ? "client error" : "upstream error";
 }
 
+asio::awaitable<void> echo(tcp::socket& client, std::string line) {
+  co_await asio::async_write(client, asio::buffer(line), asio::as_tuple(asio::use_awaitable));
+  co_await lingering_close(client);
+}
+
 std::string seconds_since(clock_type::time_point start) {
   return fmt::format("{:.3f}s", std::chrono::duration<double>(clock_type::now() - start).count());
 }
@@ -96,11 +103,11 @@ asio::awaitable<void> run_session(tcp::socket client, worker& owner, std::shared
   std::error_code original_error;
   const auto original = net::original_destination(client.native_handle(), original_error);
 
-  if (cfg->mode == mode::echo) {
-    // Echo answers every connection, redirected or not: telling the two apart is what it is for.
-    auto line = echo_line(source, local, original, original_error);
-    co_await asio::async_write(client, asio::buffer(line), asio::as_tuple(asio::use_awaitable));
-    co_await lingering_close(client);
+  const bool redirected = original && *original != local;
+  if (cfg->mode == mode::echo && !redirected) {
+    // Echo mode answers connections that were not redirected too: telling the two apart is what
+    // it is for. Redirected ones go through the routes, whose default is then echo.
+    co_await echo(client, echo_line(source, local, original, original_error));
     counters.echoed.add();
     spdlog::info("session: [{} -> {}] echo closed", net::to_string(source),
                  original ? net::to_string(*original) : original_error.message());
@@ -109,7 +116,7 @@ asio::awaitable<void> run_session(tcp::socket client, worker& owner, std::shared
 
   const auto tag = fmt::format("[{} -> {}]", net::to_string(source),
                                original ? net::to_string(*original) : net::to_string(local));
-  if (!original || *original == local) {
+  if (!redirected) {
     // Not redirected: somebody connected to the proxy port itself. Forwarding it would make detourd
     // an open proxy, so it is closed and counted.
     if (!original) warn_once_if_unsupported(original_error, local.address().is_v6());
@@ -126,16 +133,38 @@ asio::awaitable<void> run_session(tcp::socket client, worker& owner, std::shared
     reset(client);
     co_return;
   }
-  if (cfg->mode == mode::reject) {
-    counters.rejected.add();
-    spdlog::info("session: {} rejected", tag);
-    reset(client);
-    co_return;
+  const auto decision = owner.router().decide(source, *original);
+  switch (decision.action.kind) {
+    case route_kind::reject:
+      counters.rejected.add();
+      spdlog::info("session: {} rejected ({})", tag, owner.router().describe(decision));
+      reset(client);
+      co_return;
+    case route_kind::echo:
+    case route_kind::echo_json: {
+      // Built before co_await: GCC 12 destroys a ?: temporary inside a co_await expression twice.
+      auto line = decision.action.kind == route_kind::echo
+                      ? echo_line(source, local, original, original_error)
+                      : echo_json(source, local, *original, owner.router().describe(decision));
+      co_await echo(client, std::move(line));
+      counters.echoed.add();
+      spdlog::info("session: {} echo closed ({})", tag, owner.router().describe(decision));
+      co_return;
+    }
+    case route_kind::direct:
+    case route_kind::upstream:
+      break;
   }
 
   session_entry entry;
   owner.add(entry);
-  auto outcome = co_await upstream::connect_direct(*original, {cfg->mark, cfg->connect_timeout});
+  upstream::connect_outcome outcome;
+  if (decision.action.kind == route_kind::upstream) {
+    const auto& via = cfg->upstreams.at(decision.action.upstream);
+    outcome = co_await upstream::connect_upstream(*original, via, {cfg->mark, via.connect_timeout});
+  } else {
+    outcome = co_await upstream::connect_direct(*original, {cfg->mark, cfg->connect_timeout});
+  }
   if (!outcome.socket || entry.end_reason) {
     counters.upstream_failures.add();
     spdlog::info("session: {} {} connect failed: {} {}", tag, outcome.via,
