@@ -23,19 +23,19 @@ TEST_CASE("detourd check refuses a bad config and says where and why", "[core]")
     auto file = dir.write("bad.yaml", "mode: echo\nport: 70000\n");
     auto run = run_detourd({"check", "-c", file.string()});
     CHECK(run.exit_code == 1);
-    CHECK(run.err == file.string() + ":2:7: port: expected an integer from 1 to 65535, got \"70000\"\n");
+    CHECK(run.err == "detourd: " + file.string() + ":2:7: port: expected an integer from 1 to 65535, got \"70000\"\n");
   }
   SECTION("an unknown key") {
     auto file = dir.write("bad.yaml", "mode: echo\nlog:\n  levle: debug\n");
     auto run = run_detourd({"check", "-c", file.string()});
     CHECK(run.exit_code == 1);
-    CHECK(run.err == file.string() + ":3:3: log.levle: unknown key (known: level)\n");
+    CHECK(run.err == "detourd: " + file.string() + ":3:3: log.levle: unknown key (known: level)\n");
   }
   SECTION("a missing file") {
     auto file = dir.path() / "missing.yaml";
     auto run = run_detourd({"check", "-c", file.string()});
     CHECK(run.exit_code == 1);
-    CHECK(run.err == file.string() + ": cannot open: No such file or directory\n");
+    CHECK(run.err == "detourd: " + file.string() + ": cannot open: No such file or directory\n");
   }
 }
 

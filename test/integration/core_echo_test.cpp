@@ -47,6 +47,7 @@ TEST_CASE("echo mode answers an IPv4 connection with the seed line, byte for byt
     CHECK(answer.bytes == expected_line(local_endpoint_of(client.get()), "127.0.0.1", port, original));
   }
   SECTION("to a remote address no host answers") {
+    add_local_address("10.77.0.2/32");
     add_route_to_nowhere("192.0.2.0/24");
     auto original = at("192.0.2.9", 443);
     auto answer = echo_answer_to(original, client);

@@ -37,6 +37,9 @@ void check_relayed_to(std::string_view address) {
   CHECK(detourd.wait_for_log(fmt::format("-> {}] direct closed", detour::net::to_string(upstream.local_endpoint()))));
   CHECK(detourd.stop() == 0);
   CHECK(detourd.stop_counter("relayed") == 1u);
+  // detourd's own upstream connection carried the mark, so the rule let it pass instead of
+  // sending it back into detourd.
+  CHECK(detourd.stop_counter("loops") == 0u);
 }
 
 }  // namespace
@@ -61,4 +64,23 @@ TEST_CASE("a connection to another local IPv6 address reaches its original desti
   enter_new_netns();
   add_local_address("fd77::2/128");
   check_relayed_to("fd77::2");
+}
+
+TEST_CASE("detourd puts the configured mark on its upstream sockets", "[core]") {
+  enter_new_netns();
+  auto port = free_port();
+  // The rule skips only 0x42: were detourd's upstream connection not marked 0x42, it would be
+  // redirected back into detourd, which would connect again, and so on until descriptors run out
+  // (about 10000 hops here, measured with a wrong mark), and the answer would never arrive.
+  redirect_outgoing_tcp_to(port, 0x42);
+  sink_server upstream(at("127.0.0.1", 0));
+  detourd_process detourd(test_config(port, "direct", "mark: 0x42\n"));
+
+  auto client = connect_to(upstream.local_endpoint());
+  send_all(client.get(), "marked");
+  shutdown_write(client.get());
+  CHECK(read_until_eof(client.get()).bytes == sha1_hex("marked") + "\n");
+  CHECK(detourd.stop() == 0);
+  CHECK(detourd.stop_counter("loops") == 0u);
+  CHECK(detourd.stop_counter("relayed") == 1u);
 }

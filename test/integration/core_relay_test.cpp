@@ -94,6 +94,7 @@ TEST_CASE("when the upstream half-closes, the client sees EOF and can still send
   CHECK(seen.received.end == stream_end::eof);
   CHECK(seen.received.sha1 == up.sha1());
   CHECK(read_until_eof(client.get()).end == stream_end::eof);
+  CHECK(proxy.detourd.wait_for_log("reason=eof"));
 }
 
 TEST_CASE("a client that resets its connection gets the upstream connection reset too", "[core]") {
@@ -107,6 +108,7 @@ TEST_CASE("a client that resets its connection gets the upstream connection rese
   reset_connection(client);
 
   CHECK(upstream.wait_for_report().received.end == stream_end::reset);
+  CHECK(proxy.detourd.wait_for_log("reason=client reset"));
 }
 
 TEST_CASE("an upstream that resets its connection gets the client reset too", "[core]") {
@@ -119,6 +121,7 @@ TEST_CASE("an upstream that resets its connection gets the client reset too", "[
 
   CHECK(got.end == stream_end::reset);
   CHECK(upstream.wait_for_report().received.size == 1);
+  CHECK(proxy.detourd.wait_for_log("reason=upstream reset"));
 }
 
 TEST_CASE("a session with no traffic either way for idle_timeout is closed", "[core]") {
@@ -137,6 +140,7 @@ TEST_CASE("a session with no traffic either way for idle_timeout is closed", "[c
   CHECK(idle >= 250ms);
   CHECK(idle < 5s);
   CHECK(upstream.wait_for_report().received.end != stream_end::timeout);
+  CHECK(proxy.detourd.wait_for_log("reason=idle timeout"));
 }
 
 TEST_CASE("traffic in either direction keeps a session open past idle_timeout", "[core]") {
@@ -155,4 +159,5 @@ TEST_CASE("traffic in either direction keeps a session open past idle_timeout", 
   CHECK(std::chrono::steady_clock::now() - started >= 2s);
   shutdown_write(client.get());
   CHECK(read_until_eof(client.get()).end == stream_end::eof);
+  CHECK(proxy.detourd.wait_for_log("reason=eof"));
 }

@@ -45,7 +45,10 @@ struct exec_args {
   std::vector<char*> envp;
 
   exec_args(const std::vector<std::string>& args, std::string_view notify_socket) {
-    argv_storage.emplace_back(DETOURD_PATH);
+    // DETOURD overrides the binary the build points at, e.g. to run the suite against an installed
+    // or differently built detourd.
+    const char* binary = std::getenv("DETOURD");
+    argv_storage.emplace_back(binary != nullptr && *binary != '\0' ? binary : DETOURD_PATH);
     argv_storage.insert(argv_storage.end(), args.begin(), args.end());
     for (char** e = environ; *e != nullptr; ++e) {
       if (std::strncmp(*e, "NOTIFY_SOCKET=", 14) != 0) env_storage.emplace_back(*e);
@@ -261,6 +264,8 @@ detourd_process::~detourd_process() {
   }
   if (reader_.joinable()) reader_.join();
   ::close(pidfd_);
+  // On the test's stderr, which ctest --output-on-failure shows when the test fails.
+  std::fprintf(stderr, "---- detourd (pid %d) output ----\n%s---- end of detourd output ----\n", pid_, log_.c_str());
 }
 
 void detourd_process::read_output() {

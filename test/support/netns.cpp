@@ -39,7 +39,8 @@ void enter_new_netns() {
 }
 
 std::string sh(std::string_view command) {
-  std::string full = fmt::format("{} 2>&1", command);
+  // stderr joins stdout up front, so commands with here-documents work too.
+  std::string full = fmt::format("exec 2>&1\n{}", command);
   FILE* pipe = ::popen(full.c_str(), "re");
   if (pipe == nullptr) throw std::system_error(errno, std::generic_category(), "popen");
   std::string output;
@@ -82,7 +83,7 @@ std::uint16_t free_port() {
   return ntohs(any.sin6_port);
 }
 
-void redirect_outgoing_tcp_to(std::uint16_t port) {
+void redirect_outgoing_tcp_to(std::uint16_t port, std::uint32_t skip_mark) {
   sh(fmt::format("nft -f - <<'EOF'\n"
                  "table inet detour_test {{\n"
                  "  chain output {{\n"
@@ -91,7 +92,7 @@ void redirect_outgoing_tcp_to(std::uint16_t port) {
                  "  }}\n"
                  "}}\n"
                  "EOF",
-                 detour_mark, port));
+                 skip_mark, port));
 }
 
 }  // namespace detour::test

@@ -26,6 +26,8 @@ void add_local_address(std::string_view cidr);
 
 // Routes a prefix to the port-less bridge, so that connect() to an address there passes the route
 // lookup and reaches the nat hook, although no host answers it (echo mode needs no upstream).
+// Add a local IPv4 address first (add_local_address): without one on the bridge the kernel picks
+// source 0.0.0.0, and detourd's answers to the redirected connection go nowhere.
 void add_route_to_nowhere(std::string_view cidr);
 
 // A TCP port nobody listens on in this namespace (bound to port 0 on both families, then
@@ -36,6 +38,6 @@ std::uint16_t free_port();
 //   table inet detour_test { chain output { type nat hook output priority -99;
 //     meta mark != 0x1d7 meta l4proto tcp redirect to :PORT } }
 // Every TCP connection made in this namespace lands on PORT, except detourd's own (marked).
-void redirect_outgoing_tcp_to(std::uint16_t port);
+void redirect_outgoing_tcp_to(std::uint16_t port, std::uint32_t skip_mark = detour_mark);
 
 }  // namespace detour::test
