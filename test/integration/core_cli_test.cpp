@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 using namespace detour::test;
@@ -63,14 +64,60 @@ TEST_CASE("detourd run exits non-zero and names the port when the port is in use
   CHECK(run.err.find("Address already in use") != std::string::npos);
 }
 
-TEST_CASE("detourd stops on SIGTERM with exit 0 and a line of counters", "[core]") {
+TEST_CASE("detourd stops on SIGTERM or SIGINT with exit 0 and a line of counters", "[core]") {
   enter_new_netns();
   auto port = free_port();
   redirect_outgoing_tcp_to(port);
   detourd_process detourd(test_config(port, "echo"));
+  int signal = GENERATE(SIGTERM, SIGINT);
 
-  CHECK(detourd.stop() == 0);
+  CHECK(detourd.stop(20s, signal) == 0);
   CHECK(detourd.last_log_line().find(
             "detourd: stopped: accepted=0 relayed=0 not_redirected=0 loops=0 upstream_failures=0") !=
+        std::string::npos);
+}
+
+TEST_CASE("detourd listens on 0.0.0.0 and :: with one socket per worker", "[core]") {
+  enter_new_netns();
+  auto port = free_port();
+  detourd_process detourd(test_config(port, "echo"), {"--workers", "3"});
+
+  auto listeners = sh(fmt::format("ss -Hltn 'sport = :{}'", port));
+  auto count = [&](std::string_view local) {
+    std::size_t n = 0;
+    for (auto at = listeners.find(local); at != std::string::npos; at = listeners.find(local, at + 1)) ++n;
+    return n;
+  };
+  INFO(listeners);
+  CHECK(count(fmt::format("0.0.0.0:{} ", port)) == 3);
+  CHECK(count(fmt::format("[::]:{} ", port)) == 3);
+}
+
+TEST_CASE("the command line's --mode and --port override the config file", "[core]") {
+  enter_new_netns();
+  auto config_port = free_port();
+  auto port = free_port();
+  redirect_outgoing_tcp_to(port);
+  detourd_process detourd(test_config(config_port, "reject"), {"--mode", "echo", "--port", std::to_string(port)});
+
+  auto client = connect_to(at("127.0.0.1", 80));
+  auto answer = read_until_eof(client.get());
+  CHECK(answer.end == stream_end::eof);
+  CHECK(answer.bytes.find(fmt::format("dest{{ip: 127.0.0.1, port: {}}}; original dest{{ip: 127.0.0.1, port: 80}}\n",
+                                      port)) != std::string::npos);
+}
+
+TEST_CASE("detourd run without CAP_NET_ADMIN exits non-zero and says the mark needs it", "[core]") {
+  enter_new_netns();
+  temp_dir dir;
+  auto file = dir.write("detour.yaml", test_config(free_port(), "direct"));
+  // Root without these in its bounding set gets neither after exec. SO_MARK accepts CAP_NET_RAW
+  // as well since Linux 5.17, so both go.
+  auto run = run_detourd({"run", "-c", file.string()}, 5s,
+                         {"/usr/bin/setpriv", "--bounding-set=-net_admin,-net_raw", "--inh-caps=-net_admin,-net_raw",
+                          "--"});
+
+  CHECK(run.exit_code == 1);
+  CHECK(run.err.find("mark 0x1d7: setting SO_MARK failed: Operation not permitted (needs CAP_NET_ADMIN") !=
         std::string::npos);
 }

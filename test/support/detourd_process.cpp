@@ -44,7 +44,9 @@ struct exec_args {
   std::vector<char*> argv;
   std::vector<char*> envp;
 
-  exec_args(const std::vector<std::string>& args, std::string_view notify_socket) {
+  exec_args(const std::vector<std::string>& args, std::string_view notify_socket,
+            const std::vector<std::string>& launcher = {}) {
+    argv_storage = launcher;
     // DETOURD overrides the binary the build points at, e.g. to run the suite against an installed
     // or differently built detourd.
     const char* binary = std::getenv("DETOURD");
@@ -120,9 +122,10 @@ std::string test_config(std::uint16_t port, std::string_view mode, std::string_v
   return fmt::format("mode: {}\nport: {}\nworkers: 2\nintercept:\n  enabled: false\n{}", mode, port, more);
 }
 
-finished_run run_detourd(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+finished_run run_detourd(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
+                         const std::vector<std::string>& launcher) {
   auto deadline = clock::now() + timeout;
-  exec_args exec(args, "");
+  exec_args exec(args, "", launcher);
   std::array<int, 2> out{-1, -1};
   std::array<int, 2> err{-1, -1};
   make_pipe(out);
@@ -310,16 +313,16 @@ std::size_t detourd_process::count_log_lines(std::string_view needle) const {
   return count;
 }
 
-int detourd_process::stop(std::chrono::milliseconds timeout) {
+int detourd_process::stop(std::chrono::milliseconds timeout, int signal) {
   if (exit_code_) return *exit_code_;
-  ::kill(pid_, SIGTERM);
+  ::kill(pid_, signal);
   exit_code_ = reap(pid_, pidfd_, timeout);
   if (!exit_code_) {
     ::kill(pid_, SIGKILL);
     exit_code_ = reap(pid_, pidfd_, 20s);
     reader_.join();
-    throw std::runtime_error(fmt::format("detourd did not stop within {}ms of SIGTERM; its output:\n{}",
-                                         timeout.count(), log_));
+    throw std::runtime_error(fmt::format("detourd did not stop within {}ms of signal {}; its output:\n{}",
+                                         timeout.count(), signal, log_));
   }
   reader_.join();
   return *exit_code_;

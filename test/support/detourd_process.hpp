@@ -1,6 +1,8 @@
 #pragma once
 #include <sys/types.h>
 
+#include <csignal>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -28,8 +30,10 @@ struct finished_run {
 };
 
 // Runs `detourd ARGS...` to completion (check, version, a run that must fail at startup).
-// Throws if it has not exited within `timeout` (it is killed first).
-finished_run run_detourd(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 20s);
+// Throws if it has not exited within `timeout` (it is killed first). `launcher`, when given, is a
+// command line (absolute path first) that runs detourd, e.g. setpriv dropping a capability.
+finished_run run_detourd(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 20s,
+                         const std::vector<std::string>& launcher = {});
 
 // A temporary directory, removed with its contents when destroyed.
 class temp_dir {
@@ -67,9 +71,9 @@ class detourd_process {
   // How many lines of stderr contain `needle` so far.
   std::size_t count_log_lines(std::string_view needle) const;
 
-  // SIGTERM, then waits for the exit; returns the exit code (128 + signal when killed). Throws if
+  // SIGTERM (or `signal`), then waits for the exit; returns the exit code (128 + signal when killed). Throws if
   // detourd has not exited within `timeout` (it is killed first).
-  int stop(std::chrono::milliseconds timeout = 20s);
+  int stop(std::chrono::milliseconds timeout = 20s, int signal = SIGTERM);
   // The last line of stderr: after stop(), the counters line.
   std::string last_log_line() const;
   // A counter from the stop line (`detourd: stopped: accepted=N relayed=N ...`); nullopt if absent.
