@@ -313,19 +313,26 @@ std::size_t detourd_process::count_log_lines(std::string_view needle) const {
   return count;
 }
 
-int detourd_process::stop(std::chrono::milliseconds timeout, int signal) {
+void detourd_process::send_signal(int signal) const {
+  if (!exit_code_) ::kill(pid_, signal);
+}
+
+int detourd_process::wait_for_exit(std::chrono::milliseconds timeout) {
   if (exit_code_) return *exit_code_;
-  ::kill(pid_, signal);
   exit_code_ = reap(pid_, pidfd_, timeout);
   if (!exit_code_) {
     ::kill(pid_, SIGKILL);
     exit_code_ = reap(pid_, pidfd_, 20s);
     reader_.join();
-    throw std::runtime_error(fmt::format("detourd did not stop within {}ms of signal {}; its output:\n{}",
-                                         timeout.count(), signal, log_));
+    throw std::runtime_error(fmt::format("detourd did not exit within {}ms; its output:\n{}", timeout.count(), log_));
   }
   reader_.join();
   return *exit_code_;
+}
+
+int detourd_process::stop(std::chrono::milliseconds timeout, int signal) {
+  send_signal(signal);
+  return wait_for_exit(timeout);
 }
 
 std::string detourd_process::last_log_line() const {

@@ -71,6 +71,11 @@ class detourd_process {
   // How many lines of stderr contain `needle` so far.
   std::size_t count_log_lines(std::string_view needle) const;
 
+  // Sends `signal` and returns at once.
+  void send_signal(int signal) const;
+  // Waits for detourd to exit; returns the exit code (128 + signal when killed). Throws if it has
+  // not exited within `timeout` (it is killed first).
+  int wait_for_exit(std::chrono::milliseconds timeout = 20s);
   // SIGTERM (or `signal`), then waits for the exit; returns the exit code (128 + signal when killed). Throws if
   // detourd has not exited within `timeout` (it is killed first).
   int stop(std::chrono::milliseconds timeout = 20s, int signal = SIGTERM);
