@@ -35,7 +35,7 @@ using parser = std::function<parse_result(std::string_view)>;
 
 // Sends `request`, then reads until `parse` gives a verdict on what arrived. `received` carries bytes
 // between steps; on success the reply is removed from its front and the rest stays.
-asio::awaitable<handshake_result> exchange(tcp::socket& socket, std::string_view protocol, std::string_view request,
+asio::awaitable<handshake_result> exchange(net::socket& socket, std::string_view protocol, std::string_view request,
                                            std::string& received, const parser& parse) {
   if (!request.empty()) {
     auto [ec, n] = co_await asio::async_write(socket, asio::buffer(request), asio::as_tuple(asio::use_awaitable));
@@ -58,7 +58,7 @@ asio::awaitable<handshake_result> exchange(tcp::socket& socket, std::string_view
   }
 }
 
-asio::awaitable<handshake_result> socks5_handshake(tcp::socket& socket, tcp::endpoint target,
+asio::awaitable<handshake_result> socks5_handshake(net::socket& socket, tcp::endpoint target,
                                                    const upstream_config& upstream) {
   std::string received;
   const bool with_password = !upstream.username.empty();
@@ -77,7 +77,7 @@ asio::awaitable<handshake_result> socks5_handshake(tcp::socket& socket, tcp::end
   co_return r;
 }
 
-asio::awaitable<handshake_result> http_handshake(tcp::socket& socket, tcp::endpoint target,
+asio::awaitable<handshake_result> http_handshake(net::socket& socket, tcp::endpoint target,
                                                  const upstream_config& upstream) {
   std::string received;
   auto r = co_await exchange(socket, "http", http_connect_request(target, upstream.username, upstream.password),
@@ -86,7 +86,7 @@ asio::awaitable<handshake_result> http_handshake(tcp::socket& socket, tcp::endpo
   co_return r;
 }
 
-using handshake_fn = asio::awaitable<handshake_result> (*)(tcp::socket&, tcp::endpoint, const upstream_config&);
+using handshake_fn = asio::awaitable<handshake_result> (*)(net::socket&, tcp::endpoint, const upstream_config&);
 
 asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const upstream_config& upstream,
                                                  const connect_options& options, handshake_fn handshake) {
@@ -94,7 +94,7 @@ asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const ups
   connect_outcome out;
   const auto kind = std::string(to_string(upstream.kind));
   out.via = fmt::format("{} {}", kind, upstream.name);
-  auto executor = co_await asio::this_coro::executor;
+  const auto executor = co_await worker_executor();
   const auto deadline = clock_type::now() + options.timeout;
   std::vector<std::string> unreachable;
   for (std::size_t i = 0; i < upstream.servers.size(); ++i) {
