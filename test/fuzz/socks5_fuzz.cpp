@@ -41,7 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
   bool offered = (data[0] & 1U) != 0;
   std::uint8_t chosen = 0;
-  check_incremental(input, 2, [&](std::string_view s) { return detour::upstream::parse_socks5_method_reply(s, offered, chosen); });
+  check_incremental(
+      input, 2, [&](std::string_view s) { return detour::upstream::parse_socks5_method_reply(s, offered, chosen); });
   check_incremental(input, 2, [](std::string_view s) { return detour::upstream::parse_socks5_password_reply(s); });
   check_incremental(input, 262, [](std::string_view s) { return detour::upstream::parse_socks5_connect_reply(s); });
   return 0;

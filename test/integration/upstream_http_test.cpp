@@ -28,19 +28,18 @@ struct workstation {
   }
 
   std::string upstream_config(std::string_view upstream_yaml) const {
-    return test_config(port, "direct", fmt::format("upstreams:\n  web:\n{}routes:\n  - default: {{upstream: web}}\n",
-                                                   upstream_yaml));
+    return test_config(port, "direct",
+                       fmt::format("upstreams:\n  web:\n{}routes:\n  - default: {{upstream: web}}\n", upstream_yaml));
   }
 };
-
 
 }  // namespace
 
 TEST_CASE("http: IPv4 and IPv6 destinations are reached through tinyproxy, bytes intact both ways", "[upstream]") {
   workstation ws;
   tinyproxy proxy(ws.dir, at("10.77.0.12", free_port()));
-  detourd_process detourd(ws.upstream_config(fmt::format("    kind: http\n    address: \"10.77.0.12:{}\"\n",
-                                                         proxy.address().port())));
+  detourd_process detourd(
+      ws.upstream_config(fmt::format("    kind: http\n    address: \"10.77.0.12:{}\"\n", proxy.address().port())));
   SECTION("IPv4") {
     exchange_and_check(at("10.77.0.2", 0), 60);
     CHECK(proxy.process().wait_for_output("CONNECT 10.77.0.2:"));
@@ -49,12 +48,14 @@ TEST_CASE("http: IPv4 and IPv6 destinations are reached through tinyproxy, bytes
     exchange_and_check(at("fd77::2", 0), 70);
     CHECK(proxy.process().wait_for_output("CONNECT [fd77::2]:"));
   }
-  CHECK(detourd.wait_for_log(fmt::format("http web (10.77.0.12:{}) closed up=200000 down=300000",
-                                         proxy.address().port())));
+  CHECK(detourd.wait_for_log(
+      fmt::format("http web (10.77.0.12:{}) closed up=200000 down=300000", proxy.address().port())));
 }
 
-TEST_CASE("http: tinyproxy relays with the right Basic auth, and with a wrong password the client is reset and the status "
-          "logged", "[upstream]") {
+TEST_CASE(
+    "http: tinyproxy relays with the right Basic auth, and with a wrong password the client is reset and the status "
+    "logged",
+    "[upstream]") {
   workstation ws;
   tinyproxy proxy(ws.dir, at("10.77.0.12", free_port()), "alice", "s3cret");
   auto upstream = [&](std::string_view password) {

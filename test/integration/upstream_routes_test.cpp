@@ -30,15 +30,18 @@ void expect_reset(const endpoint& destination) {
 
 }  // namespace
 
-TEST_CASE("routes send each connection direct, upstream, to echo or to reject by CIDR and port, first match "
-          "first", "[upstream]") {
+TEST_CASE(
+    "routes send each connection direct, upstream, to echo or to reject by CIDR and port, first match "
+    "first",
+    "[upstream]") {
   auto port = free_port();
   prepare_namespace(port);
   temp_dir dir;
   microsocks proxy(dir, at("10.77.0.10", free_port()));
   const auto direct_port = free_port();
   const auto echo_port = free_port();
-  detourd_process detourd(test_config(port, "direct", fmt::format(R"(upstreams:
+  detourd_process detourd(test_config(port, "direct",
+                                      fmt::format(R"(upstreams:
   socks: {{kind: socks5, address: "10.77.0.10:{}"}}
 routes:
   - destinations: [10.77.1.0/24]
@@ -51,7 +54,8 @@ routes:
   - destinations: [10.77.0.0/16, "fd77::/16"]
     action: {{upstream: socks}}
   - default: reject
-)", proxy.address().port(), echo_port, direct_port)));
+)",
+                                                  proxy.address().port(), echo_port, direct_port)));
 
   SECTION("a destination CIDR and port pick direct") {
     exchange_and_check(at("10.77.0.2", direct_port), 100);
@@ -83,8 +87,7 @@ routes:
   }
 }
 
-TEST_CASE("a malformed or stalled upstream reply resets the client and the log says what was wrong",
-          "[upstream]") {
+TEST_CASE("a malformed or stalled upstream reply resets the client and the log says what was wrong", "[upstream]") {
   auto port = free_port();
   prepare_namespace(port);
   const auto destination_port = free_port();
@@ -133,11 +136,11 @@ TEST_CASE("a malformed or stalled upstream reply resets the client and the log s
   }
 
   tcp_server fake(at("10.77.0.10", 0), script);
-  detourd_process detourd(test_config(
-      port, "direct",
-      fmt::format("upstreams:\n  fake: {{kind: {}, address: \"10.77.0.10:{}\", connect_timeout: 500ms}}\n"
-                  "routes:\n  - default: {{upstream: fake}}\n",
-                  kind, fake.port())));
+  detourd_process detourd(
+      test_config(port, "direct",
+                  fmt::format("upstreams:\n  fake: {{kind: {}, address: \"10.77.0.10:{}\", connect_timeout: 500ms}}\n"
+                              "routes:\n  - default: {{upstream: fake}}\n",
+                              kind, fake.port())));
   sink_server destination(at("10.77.0.2", destination_port));
   expect_reset(destination.local_endpoint());
   CHECK(detourd.wait_for_log(expected));

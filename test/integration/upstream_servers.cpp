@@ -2,8 +2,8 @@
 
 #include "support/netns.hpp"
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 
 #include <fcntl.h>
 #include <pwd.h>
@@ -102,9 +102,15 @@ std::uint32_t tinyproxy_uid() {
 namespace {
 
 std::vector<std::string> microsocks_argv(const endpoint& at, std::string_view username, std::string_view password) {
-  std::vector<std::string> argv{"/usr/bin/setpriv", fmt::format("--reuid={}", nobody_uid),
-                                fmt::format("--regid={}", nobody_uid), "--clear-groups", "/usr/bin/microsocks",
-                                "-i", at.address().to_string(), "-p", std::to_string(at.port())};
+  std::vector<std::string> argv{"/usr/bin/setpriv",
+                                fmt::format("--reuid={}", nobody_uid),
+                                fmt::format("--regid={}", nobody_uid),
+                                "--clear-groups",
+                                "/usr/bin/microsocks",
+                                "-i",
+                                at.address().to_string(),
+                                "-p",
+                                std::to_string(at.port())};
   if (!username.empty()) {
     argv.insert(argv.end(), {"-u", std::string(username), "-P", std::string(password)});
   }
@@ -115,9 +121,10 @@ std::filesystem::path tinyproxy_config(const temp_dir& dir, const endpoint& at, 
                                        std::string_view password) {
   // No LogFile: in the foreground (-d) tinyproxy logs to stderr, which we capture. No ConnectPort:
   // every port may be tunnelled.
-  auto text = fmt::format("User tinyproxy\nGroup tinyproxy\nPort {}\nListen {}\nTimeout 60\nLogLevel Connect\n"
-                          "MaxClients 50\nAllow 10.77.0.0/16\nAllow 127.0.0.1\nDisableViaHeader Yes\n",
-                          at.port(), at.address().to_string());
+  auto text = fmt::format(
+      "User tinyproxy\nGroup tinyproxy\nPort {}\nListen {}\nTimeout 60\nLogLevel Connect\n"
+      "MaxClients 50\nAllow 10.77.0.0/16\nAllow 127.0.0.1\nDisableViaHeader Yes\n",
+      at.port(), at.address().to_string());
   if (!username.empty()) text += fmt::format("BasicAuth {} {}\n", username, password);
   return dir.write(fmt::format("tinyproxy-{}.conf", at.port()), text);
 }
@@ -145,16 +152,17 @@ void redirect_except(std::uint16_t port, const std::vector<std::uint32_t>& uids,
   std::string rules = fmt::format("    meta mark {:#x} return\n", detour_mark);
   if (!uids.empty()) rules += fmt::format("    meta skuid {{ {} }} return\n", fmt::join(uids, ", "));
   if (!excluded.empty()) rules += fmt::format("    ip daddr {{ {} }} return\n", fmt::join(excluded, ", "));
-  sh(fmt::format("nft -f - <<'EOF'\n"
-                 "table inet detour_test {{\n"
-                 "  chain output {{\n"
-                 "    type nat hook output priority -99;\n"
-                 "{}"
-                 "    meta l4proto tcp redirect to :{}\n"
-                 "  }}\n"
-                 "}}\n"
-                 "EOF",
-                 rules, port));
+  sh(
+      fmt::format("nft -f - <<'EOF'\n"
+                  "table inet detour_test {{\n"
+                  "  chain output {{\n"
+                  "    type nat hook output priority -99;\n"
+                  "{}"
+                  "    meta l4proto tcp redirect to :{}\n"
+                  "  }}\n"
+                  "}}\n"
+                  "EOF",
+                  rules, port));
 }
 
 void exchange_and_check(const endpoint& destination_ip, std::uint64_t seed) {
@@ -178,15 +186,16 @@ void exchange_and_check(const endpoint& destination_ip, std::uint64_t seed) {
 }
 
 void blackhole_port(std::uint16_t port) {
-  sh(fmt::format("nft -f - <<'EOF'\n"
-                 "table inet detour_test_blackhole {{\n"
-                 "  chain input {{\n"
-                 "    type filter hook input priority 0;\n"
-                 "    tcp dport {} drop\n"
-                 "  }}\n"
-                 "}}\n"
-                 "EOF",
-                 port));
+  sh(
+      fmt::format("nft -f - <<'EOF'\n"
+                  "table inet detour_test_blackhole {{\n"
+                  "  chain input {{\n"
+                  "    type filter hook input priority 0;\n"
+                  "    tcp dport {} drop\n"
+                  "  }}\n"
+                  "}}\n"
+                  "EOF",
+                  port));
 }
 
 }  // namespace detour::test

@@ -30,20 +30,19 @@ struct workstation {
   }
 
   std::string upstream_config(std::string_view upstream_yaml) const {
-    return test_config(port, "direct", fmt::format("upstreams:\n  socks:\n{}routes:\n  - default: {{upstream: socks}}\n",
-                                                   upstream_yaml));
+    return test_config(
+        port, "direct",
+        fmt::format("upstreams:\n  socks:\n{}routes:\n  - default: {{upstream: socks}}\n", upstream_yaml));
   }
 };
 
-
 }  // namespace
 
-TEST_CASE("socks5: IPv4 and IPv6 destinations are reached through microsocks, bytes intact both ways",
-          "[upstream]") {
+TEST_CASE("socks5: IPv4 and IPv6 destinations are reached through microsocks, bytes intact both ways", "[upstream]") {
   workstation ws;
   microsocks proxy(ws.dir, at("10.77.0.10", free_port()));
-  detourd_process detourd(ws.upstream_config(fmt::format("    kind: socks5\n    address: \"10.77.0.10:{}\"\n",
-                                                         proxy.address().port())));
+  detourd_process detourd(
+      ws.upstream_config(fmt::format("    kind: socks5\n    address: \"10.77.0.10:{}\"\n", proxy.address().port())));
   SECTION("IPv4") {
     exchange_and_check(at("10.77.0.2", 0), 20);
     CHECK(proxy.process().wait_for_output(": connected to 10.77.0.2:"));
@@ -52,12 +51,14 @@ TEST_CASE("socks5: IPv4 and IPv6 destinations are reached through microsocks, by
     exchange_and_check(at("fd77::2", 0), 30);
     CHECK(proxy.process().wait_for_output(": connected to fd77::2:"));
   }
-  CHECK(detourd.wait_for_log(fmt::format("socks5 socks (10.77.0.10:{}) closed up=200000 down=300000",
-                                         proxy.address().port())));
+  CHECK(detourd.wait_for_log(
+      fmt::format("socks5 socks (10.77.0.10:{}) closed up=200000 down=300000", proxy.address().port())));
 }
 
-TEST_CASE("socks5: microsocks relays with the right password, and with a wrong one the client is reset and the "
-          "reason logged", "[upstream]") {
+TEST_CASE(
+    "socks5: microsocks relays with the right password, and with a wrong one the client is reset and the "
+    "reason logged",
+    "[upstream]") {
   workstation ws;
   microsocks proxy(ws.dir, at("10.77.0.10", free_port()), "alice", "s3cret");
   auto upstream = [&](std::string_view password) {
@@ -85,8 +86,8 @@ TEST_CASE("socks5: when a server is down the next one carries the connection", "
   workstation ws;
   auto down_port = free_port();  // nothing listens there: refused at once
   microsocks proxy(ws.dir, at("10.77.0.10", free_port()));
-  detourd_process detourd(ws.upstream_config(fmt::format("    kind: socks5\n    servers: [\"10.77.0.10:{}\", \"10.77.0.10:{}\"]\n",
-                                                         down_port, proxy.address().port())));
+  detourd_process detourd(ws.upstream_config(fmt::format(
+      "    kind: socks5\n    servers: [\"10.77.0.10:{}\", \"10.77.0.10:{}\"]\n", down_port, proxy.address().port())));
   exchange_and_check(at("10.77.0.2", 0), 50);
   CHECK(detourd.wait_for_log(fmt::format("socks5 socks (10.77.0.10:{}) closed", proxy.address().port())));
 }
@@ -110,8 +111,9 @@ TEST_CASE("socks5: when every server is down the client is reset within the conn
   // The bound under test is 1.5 s for both servers together (the default would be 10 s); the
   // silent one gets half of it, so the refused one is still tried.
   CHECK(elapsed < std::chrono::milliseconds(4000));
-  CHECK(detourd.wait_for_log(fmt::format("connect failed: all 2 servers failed: 10.77.0.10:{}: connect timeout; "
-                                         "10.77.0.10:{}: Connection refused",
-                                         silent_port, refused_port)));
+  CHECK(
+      detourd.wait_for_log(fmt::format("connect failed: all 2 servers failed: 10.77.0.10:{}: connect timeout; "
+                                       "10.77.0.10:{}: Connection refused",
+                                       silent_port, refused_port)));
   CHECK(server.connections_accepted() == 0);
 }

@@ -217,8 +217,8 @@ TEST_CASE("an unreachable server, or one that closes before answering, passes to
     co_await socks5_accept_no_auth(s, seen);
     co_await write(s, hex("05 00 00 01 00 00 00 00 00 00"));
   });
-  auto out = connect(context, upstream(detour::upstream_kind::socks5,
-                                       {down.endpoint(), hangs_up.endpoint(), good.endpoint()}));
+  auto out = connect(context,
+                     upstream(detour::upstream_kind::socks5, {down.endpoint(), hangs_up.endpoint(), good.endpoint()}));
   CHECK(out.socket);
   CHECK(out.via == "socks5 corp (" + detour::net::to_string(good.endpoint()) + ")");
   CHECK(hangs_up.accepted == 1);
@@ -236,7 +236,8 @@ TEST_CASE("when every server is down the failure lists each one", "[upstream]") 
     auto out = connect(context, upstream(detour::upstream_kind::http, {a.endpoint(), b.endpoint()}));
     CHECK_FALSE(out.socket);
     CHECK(out.via == "http corp");
-    CHECK(out.failure == "all 2 servers failed: " + a_text + ": Connection refused; " + b_text + ": Connection refused");
+    CHECK(out.failure ==
+          "all 2 servers failed: " + a_text + ": Connection refused; " + b_text + ": Connection refused");
   }
   SECTION("one server") {
     auto out = connect(context, upstream(detour::upstream_kind::socks5, {a.endpoint()}));
@@ -260,7 +261,8 @@ TEST_CASE("a proxy that never answers, or drips, is given up on at the connect t
     }
   });
   auto start = std::chrono::steady_clock::now();
-  auto out = connect(context, upstream(detour::upstream_kind::socks5, {silent.endpoint()}), std::chrono::milliseconds(300));
+  auto out =
+      connect(context, upstream(detour::upstream_kind::socks5, {silent.endpoint()}), std::chrono::milliseconds(300));
   CHECK(out.failure == "socks5: connect timeout (no answer from the proxy)");
   out = connect(context, upstream(detour::upstream_kind::http, {drip.endpoint()}), std::chrono::milliseconds(300));
   CHECK(out.failure == "http: connect timeout (no answer from the proxy)");
@@ -282,7 +284,7 @@ TEST_CASE("http: a 2xx answer opens the tunnel, with Basic auth and early data",
   REQUIRE(out.socket);
   CHECK(out.early_data == "hello");
   CHECK(proxy.seen == transcript{"CONNECT 192.0.2.10:443 HTTP/1.1\r\nHost: 192.0.2.10:443\r\n"
-                "Proxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n\r\n"});
+                                 "Proxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n\r\n"});
 }
 
 TEST_CASE("http: a refusal, a foreign protocol or an endless head is the logged reason", "[upstream]") {
@@ -311,7 +313,8 @@ TEST_CASE("upstream server addresses become host prefixes for the capture exclus
 upstreams:
   a: {kind: socks5, servers: ["10.0.0.1:1080", "10.0.0.1:1081", "[2001:db8::5]:1080"]}
   b: {kind: http, address: "[::ffff:10.0.0.2]:3128"}
-)", "t.yaml");
+)",
+                                "t.yaml");
   std::vector<std::string> texts;
   for (const auto& cidr : detour::upstream::upstream_server_cidrs(c)) texts.push_back(cidr.to_string());
   CHECK(texts == std::vector<std::string>{"10.0.0.1/32", "10.0.0.2/32", "2001:db8::5/128"});

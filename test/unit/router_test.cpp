@@ -128,9 +128,7 @@ TEST_CASE("the compiled router agrees with a linear first-match scan on random r
   router r(rules, reject, {});
   auto matches = [](const route_rule& rule, const boost::asio::ip::tcp::endpoint& src,
                     const boost::asio::ip::tcp::endpoint& dst) {
-    auto any = [](const auto& list, auto pred) {
-      return list.empty() || std::any_of(list.begin(), list.end(), pred);
-    };
+    auto any = [](const auto& list, auto pred) { return list.empty() || std::any_of(list.begin(), list.end(), pred); };
     return any(rule.destinations, [&](const auto& c) { return c.contains(dst.address()); }) &&
            any(rule.ports, [&](const auto& p) { return p.contains(dst.port()); }) &&
            any(rule.sources, [&](const auto& c) { return c.contains(src.address()); });

@@ -27,8 +27,7 @@ TEST_CASE("socks5 requests are built byte for byte as RFC 1928 and 1929 lay them
   CHECK(socks5_connect_request(ep("::ffff:10.0.0.1", 80)) == bytes({5, 1, 0, 1, 10, 0, 0, 1, 0, 80}));
   CHECK(socks5_connect_request(ep("2001:db8::1", 8080)) ==
         bytes({5, 1, 0, 4, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x1f, 0x90}));
-  CHECK(socks5_connect_request("example.com", 443) ==
-        bytes({5, 1, 0, 3, 11}) + "example.com" + bytes({1, 187}));
+  CHECK(socks5_connect_request("example.com", 443) == bytes({5, 1, 0, 3, 11}) + "example.com" + bytes({1, 187}));
 }
 
 TEST_CASE("the socks5 method reply accepts only a method we offered", "[upstream]") {

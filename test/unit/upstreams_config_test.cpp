@@ -3,10 +3,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 using detour::config_error;
 using detour::parse_config;
@@ -77,14 +77,17 @@ upstreams:
 TEST_CASE("an upstream password can come from a file or an environment variable", "[config]") {
   SECTION("file, final newline dropped") {
     temp_file f("from-file\n");
-    auto c = parse("upstreams:\n  u:\n    kind: socks5\n    address: 10.0.0.1:1080\n    username: bob\n"
-                   "    password_file: " + f.path.string() + "\n");
+    auto c = parse(
+        "upstreams:\n  u:\n    kind: socks5\n    address: 10.0.0.1:1080\n    username: bob\n"
+        "    password_file: " +
+        f.path.string() + "\n");
     CHECK(c.upstreams.at(0).password == "from-file");
   }
   SECTION("environment") {
     ::setenv("DETOUR_TEST_PW", "from-env", 1);
-    auto c = parse("upstreams:\n  u:\n    kind: http\n    address: 10.0.0.1:3128\n    username: bob\n"
-                   "    password_env: DETOUR_TEST_PW\n");
+    auto c = parse(
+        "upstreams:\n  u:\n    kind: http\n    address: 10.0.0.1:3128\n    username: bob\n"
+        "    password_env: DETOUR_TEST_PW\n");
     ::unsetenv("DETOUR_TEST_PW");
     CHECK(c.upstreams.at(0).password == "from-env");
   }
@@ -115,9 +118,9 @@ TEST_CASE("a bad upstream is refused with its place, key and value, never the pa
         "t.yaml:7:19: upstreams.corp.password_env: set only one of password, password_file and password_env");
   CHECK(error_of("upstreams:\n  corp:\n    kind: http\n    address: 10.0.0.1:1\n    username: a:b\n") ==
         "t.yaml:5:15: upstreams.corp.username: must not contain ':' (HTTP Basic authentication)");
-  CHECK(error_of("upstreams:\n  corp:\n    kind: socks5\n    address: 10.0.0.1:1\n    username: " +
-                 std::string(256, 'u') + "\n") ==
-        "t.yaml:5:15: upstreams.corp.username: is 256 bytes long; SOCKS5 allows at most 255");
+  CHECK(error_of(
+            "upstreams:\n  corp:\n    kind: socks5\n    address: 10.0.0.1:1\n    username: " + std::string(256, 'u') +
+            "\n") == "t.yaml:5:15: upstreams.corp.username: is 256 bytes long; SOCKS5 allows at most 255");
   CHECK(error_of("upstreams:\n  corp:\n    kind: http\n    address: 10.0.0.1:1\n    username: a\n"
                  "    password_env: DETOUR_TEST_UNSET_VARIABLE\n") ==
         "t.yaml:6:19: upstreams.corp.password_env: environment variable DETOUR_TEST_UNSET_VARIABLE is not set");

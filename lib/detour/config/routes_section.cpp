@@ -7,8 +7,7 @@
 namespace detour::config_detail {
 namespace {
 
-constexpr std::string_view expected_action =
-    "expected direct, echo, reject, {upstream: NAME} or {echo: json}";
+constexpr std::string_view expected_action = "expected direct, echo, reject, {upstream: NAME} or {echo: json}";
 
 route_action read_action(std::string_view source, const YAML::Node& node, const std::string& key,
                          const std::vector<upstream_config>& upstreams) {
@@ -70,8 +69,8 @@ void read_routes(std::string_view source, const YAML::Node& node, const std::vec
       if (!v) return;
       field = reader(source, *v, m.key_path(name));
       if (field.empty()) {
-        fail(source, v->Mark(), m.key_path(name), fmt::format("is empty; leave it out to match every {}",
-                                                              name == "ports" ? "port" : "address"));
+        fail(source, v->Mark(), m.key_path(name),
+             fmt::format("is empty; leave it out to match every {}", name == "ports" ? "port" : "address"));
       }
       has_match = true;
     };

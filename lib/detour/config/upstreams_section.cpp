@@ -17,8 +17,7 @@ namespace detour::config_detail {
 std::optional<boost::asio::ip::tcp::endpoint> parse_server_address(std::string_view text, std::string* why) {
   auto bad = [&] {
     if (why) {
-      *why = fmt::format("\"{}\" is not an address with a port, such as 192.0.2.1:1080 or [2001:db8::1]:1080",
-                         text);
+      *why = fmt::format("\"{}\" is not an address with a port, such as 192.0.2.1:1080 or [2001:db8::1]:1080", text);
     }
     return std::nullopt;
   };

@@ -137,12 +137,16 @@ router::router(const std::vector<route_rule>& rules, route_action default_action
     any_src[i] = r.sources.empty();
     any_port[i] = r.ports.empty();
     for (const auto& c : r.destinations) {
-      if (c.is_v4()) dst4[i].push_back(bounds<std::uint32_t>(c));
-      else dst6[i].push_back(bounds<u128>(c));
+      if (c.is_v4())
+        dst4[i].push_back(bounds<std::uint32_t>(c));
+      else
+        dst6[i].push_back(bounds<u128>(c));
     }
     for (const auto& c : r.sources) {
-      if (c.is_v4()) src4[i].push_back(bounds<std::uint32_t>(c));
-      else src6[i].push_back(bounds<u128>(c));
+      if (c.is_v4())
+        src4[i].push_back(bounds<std::uint32_t>(c));
+      else
+        src6[i].push_back(bounds<u128>(c));
     }
     for (const auto& p : r.ports) ports[i].emplace_back(p.first, p.last);
   }
@@ -158,7 +162,8 @@ route_decision router::decide(const ip::tcp::endpoint& source, const ip::tcp::en
   if (actions_.empty()) return {default_action_, std::nullopt};
   auto dst = net::unmap(destination.address());
   auto src = net::unmap(source.address());
-  const auto* d = set(dst.is_v4() ? destination_v4_.find(dst.to_v4().to_uint()) : destination_v6_.find(to_u128(dst.to_v6())));
+  const auto* d =
+      set(dst.is_v4() ? destination_v4_.find(dst.to_v4().to_uint()) : destination_v6_.find(to_u128(dst.to_v6())));
   const auto* s = set(src.is_v4() ? source_v4_.find(src.to_v4().to_uint()) : source_v6_.find(to_u128(src.to_v6())));
   const auto* p = set(port_.find(destination.port()));
   for (std::size_t w = 0; w < words_; ++w) {

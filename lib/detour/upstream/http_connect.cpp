@@ -11,20 +11,34 @@ namespace {
 
 std::string_view reason_for(unsigned status) {
   switch (status) {
-    case 400: return "bad request";
-    case 401: return "unauthorized";
-    case 403: return "forbidden";
-    case 404: return "not found";
-    case 405: return "method not allowed";
-    case 407: return "proxy authentication required";
-    case 408: return "request timeout";
-    case 429: return "too many requests";
-    case 500: return "internal server error";
-    case 501: return "not implemented";
-    case 502: return "bad gateway";
-    case 503: return "service unavailable";
-    case 504: return "gateway timeout";
-    default: return {};
+    case 400:
+      return "bad request";
+    case 401:
+      return "unauthorized";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not found";
+    case 405:
+      return "method not allowed";
+    case 407:
+      return "proxy authentication required";
+    case 408:
+      return "request timeout";
+    case 429:
+      return "too many requests";
+    case 500:
+      return "internal server error";
+    case 501:
+      return "not implemented";
+    case 502:
+      return "bad gateway";
+    case 503:
+      return "service unavailable";
+    case 504:
+      return "gateway timeout";
+    default:
+      return {};
   }
 }
 
@@ -98,14 +112,16 @@ parse_result parse_http_connect_response(std::string_view received) {
   if (status < 200 || status > 299) {
     auto reason = reason_for(status);
     std::string text = reason.empty() ? sanitized_reason(line.size() > 13 ? line.substr(13) : "") : std::string(reason);
-    return parse_result::failed(text.empty() ? fmt::format("http: {}", status) : fmt::format("http: {} {}", status, text));
+    return parse_result::failed(text.empty() ? fmt::format("http: {}", status)
+                                             : fmt::format("http: {} {}", status, text));
   }
   // The head ends with an empty line; bare LF line ends are tolerated as RFC 9112 allows.
   for (auto pos = line_end; pos < window.size(); ++pos) {
     if (window[pos] != '\n') continue;
     auto next = pos + 1;
     if (next < window.size() && window[next] == '\n') return parse_result::done(next + 1);
-    if (next + 1 < window.size() && window[next] == '\r' && window[next + 1] == '\n') return parse_result::done(next + 2);
+    if (next + 1 < window.size() && window[next] == '\r' && window[next + 1] == '\n')
+      return parse_result::done(next + 2);
   }
   if (received.size() >= http_max_response_head) {
     return parse_result::failed(fmt::format("http: response head longer than {} bytes", http_max_response_head));

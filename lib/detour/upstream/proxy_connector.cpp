@@ -4,6 +4,7 @@
 #include "detour/upstream/http_connect.hpp"
 #include "detour/upstream/socks5.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -11,7 +12,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <fmt/format.h>
 
 #include <functional>
 
@@ -63,9 +63,8 @@ asio::awaitable<handshake_result> socks5_handshake(net::socket& socket, tcp::end
   std::string received;
   const bool with_password = !upstream.username.empty();
   std::uint8_t method = 0;
-  auto r = co_await exchange(socket, "socks5", socks5_greeting(with_password), received, [&](std::string_view s) {
-    return parse_socks5_method_reply(s, with_password, method);
-  });
+  auto r = co_await exchange(socket, "socks5", socks5_greeting(with_password), received,
+                             [&](std::string_view s) { return parse_socks5_method_reply(s, with_password, method); });
   if (!r.failure.empty()) co_return r;
   if (method == socks5_method_password) {
     r = co_await exchange(socket, "socks5", socks5_password_request(upstream.username, upstream.password), received,
@@ -118,7 +117,8 @@ asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const ups
     }
     out.via = fmt::format("{} {} ({})", kind, upstream.name, net::to_string(server));
     asio::steady_timer timer(executor, deadline);
-    auto result = co_await (handshake(*socket, target, upstream) || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    auto result =
+        co_await (handshake(*socket, target, upstream) || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
     if (result.index() == 1) {
       out.failure = fmt::format("{}: connect timeout (no answer from the proxy)", kind);
       co_return out;
@@ -136,9 +136,9 @@ asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const ups
     unreachable.push_back(fmt::format("{}: {}", net::to_string(server), r.failure));
   }
   out.via = fmt::format("{} {}", kind, upstream.name);
-  out.failure = unreachable.size() == 1 ? unreachable.front()
-                                        : fmt::format("all {} servers failed: {}", unreachable.size(),
-                                                      fmt::join(unreachable, "; "));
+  out.failure = unreachable.size() == 1
+                    ? unreachable.front()
+                    : fmt::format("all {} servers failed: {}", unreachable.size(), fmt::join(unreachable, "; "));
   co_return out;
 }
 

@@ -16,8 +16,7 @@ namespace detour::upstream {
 // up the time of the servers after it. The next server is tried when one cannot be reached or closes
 // before answering; a definite answer (a SOCKS reply code, an HTTP status, a failed login) is final.
 boost::asio::awaitable<connect_outcome> connect_socks5(boost::asio::ip::tcp::endpoint target,
-                                                       const upstream_config& upstream,
-                                                       const connect_options& options);
+                                                       const upstream_config& upstream, const connect_options& options);
 boost::asio::awaitable<connect_outcome> connect_http(boost::asio::ip::tcp::endpoint target,
                                                      const upstream_config& upstream, const connect_options& options);
 

@@ -22,7 +22,8 @@ std::string socks5_greeting(bool offer_password) {
 parse_result parse_socks5_method_reply(std::string_view received, bool offered_password, std::uint8_t& chosen) {
   if (received.empty()) return parse_result::need_more();
   if (at(received, 0) != version) {
-    return parse_result::failed(fmt::format("socks5: not a SOCKS5 server (version {} in method reply)", at(received, 0)));
+    return parse_result::failed(
+        fmt::format("socks5: not a SOCKS5 server (version {} in method reply)", at(received, 0)));
   }
   if (received.size() < 2) return parse_result::need_more();
   auto method = at(received, 1);
@@ -53,8 +54,7 @@ parse_result parse_socks5_password_reply(std::string_view received) {
   // RFC 1929 says version 1; some servers answer with the SOCKS version 5 here, and the status
   // byte means the same in both.
   if (at(received, 0) != 0x01 && at(received, 0) != version) {
-    return parse_result::failed(
-        fmt::format("socks5: malformed authentication reply (version {})", at(received, 0)));
+    return parse_result::failed(fmt::format("socks5: malformed authentication reply (version {})", at(received, 0)));
   }
   if (received.size() < 2) return parse_result::need_more();
   if (at(received, 1) != 0x00) {
@@ -89,16 +89,26 @@ std::string socks5_connect_request(std::string_view host, std::uint16_t port) {
 
 std::string_view socks5_reply_text(std::uint8_t rep) {
   switch (rep) {
-    case 0x00: return "succeeded";
-    case 0x01: return "general SOCKS server failure";
-    case 0x02: return "connection not allowed by ruleset";
-    case 0x03: return "network unreachable";
-    case 0x04: return "host unreachable";
-    case 0x05: return "connection refused by destination";
-    case 0x06: return "TTL expired";
-    case 0x07: return "command not supported";
-    case 0x08: return "address type not supported";
-    default: return "unassigned reply code";
+    case 0x00:
+      return "succeeded";
+    case 0x01:
+      return "general SOCKS server failure";
+    case 0x02:
+      return "connection not allowed by ruleset";
+    case 0x03:
+      return "network unreachable";
+    case 0x04:
+      return "host unreachable";
+    case 0x05:
+      return "connection refused by destination";
+    case 0x06:
+      return "TTL expired";
+    case 0x07:
+      return "command not supported";
+    case 0x08:
+      return "address type not supported";
+    default:
+      return "unassigned reply code";
   }
 }
 
@@ -114,8 +124,12 @@ parse_result parse_socks5_connect_reply(std::string_view received) {
   // RSV (byte 2) is ignored: servers put junk there and it carries nothing.
   std::size_t address_length = 0;
   switch (at(received, 3)) {
-    case 0x01: address_length = 4; break;
-    case 0x04: address_length = 16; break;
+    case 0x01:
+      address_length = 4;
+      break;
+    case 0x04:
+      address_length = 16;
+      break;
     case 0x03:
       address_length = 1U + at(received, 4);
       if (at(received, 4) == 0) return parse_result::failed("socks5: malformed connect reply (empty domain name)");
