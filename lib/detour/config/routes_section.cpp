@@ -26,6 +26,7 @@ route_action read_action(std::string_view source, const YAML::Node& node, const 
       if (upstreams[i].name == name) return {route_kind::upstream, i};
     }
     std::vector<std::string> names;
+    names.reserve(upstreams.size());
     for (const auto& u : upstreams) names.push_back(u.name);
     fail(source, v->Mark(), m.key_path("upstream"),
          fmt::format("unknown upstream \"{}\" ({})", name,

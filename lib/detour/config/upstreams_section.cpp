@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <cstring>
+#include <system_error>
 #include <fstream>
 #include <sstream>
 
@@ -63,7 +63,10 @@ std::string read_password_file(std::string_view source, const YAML::Node& node, 
     fail(source, node.Mark(), key, fmt::format("\"{}\" is not an absolute path", path));
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail(source, node.Mark(), key, fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+  if (!in) {
+    fail(source, node.Mark(), key,
+         fmt::format("cannot read {}: {}", path, std::error_code(errno, std::generic_category()).message()));
+  }
   std::ostringstream text;
   text << in.rdbuf();
   auto password = text.str();
@@ -76,7 +79,8 @@ std::string read_password_file(std::string_view source, const YAML::Node& node, 
 
 std::string read_password_env(std::string_view source, const YAML::Node& node, const std::string& key) {
   auto name = read_string(source, node, key);
-  const char* value = std::getenv(name.c_str());
+  // Config is read before any worker thread exists, and nothing in detourd calls setenv.
+  const char* value = std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe)
   if (value == nullptr) fail(source, node.Mark(), key, fmt::format("environment variable {} is not set", name));
   if (*value == '\0') fail(source, node.Mark(), key, fmt::format("environment variable {} is empty", name));
   return value;

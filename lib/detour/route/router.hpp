@@ -13,7 +13,7 @@ namespace detour::route {
 
 namespace detail {
 
-__extension__ typedef unsigned __int128 u128;
+__extension__ using u128 = unsigned __int128;
 
 // Sorted interval starts (the first is always 0) and, per interval, the index of its rule set.
 template <typename Key>

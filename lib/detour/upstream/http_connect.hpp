@@ -12,7 +12,7 @@
 namespace detour::upstream {
 
 // Proxies send a few hundred bytes; 16 KiB is what nginx and Envoy allow for a whole request head.
-inline constexpr std::size_t http_max_response_head = 16 * 1024;
+inline constexpr std::size_t http_max_response_head = std::size_t{16} * 1024;
 
 // "CONNECT 192.0.2.1:443 HTTP/1.1" with Host, and Proxy-Authorization: Basic when a username is
 // given. IPv6 targets in brackets.

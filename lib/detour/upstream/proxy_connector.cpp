@@ -146,18 +146,18 @@ asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const ups
 
 asio::awaitable<connect_outcome> connect_socks5(tcp::endpoint target, const upstream_config& upstream,
                                                 const connect_options& options) {
-  return connect_through(target, upstream, options, socks5_handshake);
+  return connect_through(std::move(target), upstream, options, socks5_handshake);
 }
 
 asio::awaitable<connect_outcome> connect_http(tcp::endpoint target, const upstream_config& upstream,
                                               const connect_options& options) {
-  return connect_through(target, upstream, options, http_handshake);
+  return connect_through(std::move(target), upstream, options, http_handshake);
 }
 
 asio::awaitable<connect_outcome> connect_upstream(tcp::endpoint target, const upstream_config& upstream,
                                                   const connect_options& options) {
-  if (upstream.kind == upstream_kind::http) return connect_http(target, upstream, options);
-  return connect_socks5(target, upstream, options);
+  if (upstream.kind == upstream_kind::http) return connect_http(std::move(target), upstream, options);
+  return connect_socks5(std::move(target), upstream, options);
 }
 
 std::vector<net::cidr> upstream_server_cidrs(const config& cfg) {
