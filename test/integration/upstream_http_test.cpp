@@ -69,8 +69,7 @@ TEST_CASE(
   SECTION("wrong password") {
     detourd_process detourd(ws.upstream_config(upstream("wrong-pw")));
     sink_server server(at("10.77.0.2", 0));
-    auto client = connect_to(server.local_endpoint());
-    auto got = read_until_eof(client.get());
+    auto got = read_after_connect(server.local_endpoint());
     CHECK(got.end == stream_end::reset);
     CHECK(got.bytes.empty());
     // tinyproxy answers a wrong Basic password with 401, not 407.

@@ -22,8 +22,7 @@ void prepare_namespace(std::uint16_t detourd_port) {
 
 // Connects, expects to be reset before any byte arrives.
 void expect_reset(const endpoint& destination) {
-  auto client = connect_to(destination);
-  auto got = read_until_eof(client.get());
+  auto got = read_after_connect(destination);
   CHECK(got.end == stream_end::reset);
   CHECK(got.bytes.empty());
 }

@@ -151,7 +151,11 @@ void redirect_except(std::uint16_t port, const std::vector<std::uint32_t>& uids,
                      const std::vector<std::string>& excluded) {
   std::string rules = fmt::format("    meta mark {:#x} return\n", detour_mark);
   if (!uids.empty()) rules += fmt::format("    meta skuid {{ {} }} return\n", fmt::join(uids, ", "));
-  if (!excluded.empty()) rules += fmt::format("    ip daddr {{ {} }} return\n", fmt::join(excluded, ", "));
+  std::vector<std::string> v4;
+  std::vector<std::string> v6;
+  for (const auto& address : excluded) (address.find(':') == std::string::npos ? v4 : v6).push_back(address);
+  if (!v4.empty()) rules += fmt::format("    ip daddr {{ {} }} return\n", fmt::join(v4, ", "));
+  if (!v6.empty()) rules += fmt::format("    ip6 daddr {{ {} }} return\n", fmt::join(v6, ", "));
   sh(
       fmt::format("nft -f - <<'EOF'\n"
                   "table inet detour_test {{\n"
@@ -183,6 +187,16 @@ void exchange_and_check(const endpoint& destination_ip, std::uint64_t seed) {
   CHECK(got.end == stream_end::eof);
   CHECK(got.size == down.size());
   CHECK(got.sha1 == down.sha1());
+}
+
+received read_after_connect(const endpoint& to) {
+  try {
+    auto client = connect_to(to);
+    return read_until_eof(client.get());
+  } catch (const std::system_error& e) {
+    if (e.code() != std::errc::connection_reset) throw;
+    return {{}, stream_end::reset};
+  }
 }
 
 void blackhole_port(std::uint16_t port) {

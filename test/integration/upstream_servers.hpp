@@ -72,7 +72,7 @@ class tinyproxy {
 
 // The tests' stand-in for the rule installer: every TCP connection made in this namespace goes to
 // detourd's `port`, except detourd's own (mark), the proxies' own (by user id) and connections to
-// `excluded` IPv4 addresses (the upstream servers, as the installer excludes them).
+// `excluded` addresses (the upstream servers, as the installer excludes them).
 void redirect_except(std::uint16_t port, const std::vector<std::uint32_t>& uids,
                      const std::vector<std::string>& excluded);
 
@@ -82,6 +82,10 @@ void redirect_except(std::uint16_t port, const std::vector<std::uint32_t>& uids,
 // end both directions at the first EOF, so a half-close would cut the other direction short
 // (detourd's own half-close is covered by core_relay_test).
 void exchange_and_check(const endpoint& destination_ip, std::uint64_t seed);
+
+// Connects and reads until the stream ends. A reset that arrives before connect_to() has seen its
+// handshake complete (detourd resets as soon as it knows) counts as a reset with no bytes.
+received read_after_connect(const endpoint& to);
 
 // Drops every TCP SYN to `port` in this namespace: a server that never answers.
 void blackhole_port(std::uint16_t port);

@@ -24,8 +24,9 @@ struct workstation {
     add_local_address("10.77.0.2/32");
     add_local_address("fd77::2/128");
     add_local_address("10.77.0.10/32");
+    add_local_address("fd77::10/128");
     auto p = free_port();
-    redirect_except(p, {nobody_uid, tinyproxy_uid()}, {"10.77.0.10"});
+    redirect_except(p, {nobody_uid, tinyproxy_uid()}, {"10.77.0.10", "fd77::10"});
     return p;
   }
 
@@ -72,8 +73,7 @@ TEST_CASE(
   SECTION("wrong password") {
     detourd_process detourd(ws.upstream_config(upstream("wrong-pw")));
     sink_server server(at("10.77.0.2", 0));
-    auto client = connect_to(server.local_endpoint());
-    auto got = read_until_eof(client.get());
+    auto got = read_after_connect(server.local_endpoint());
     CHECK(got.end == stream_end::reset);
     CHECK(got.bytes.empty());
     CHECK(detourd.wait_for_log("connect failed: socks5: authentication failed, wrong username or password"));
@@ -82,14 +82,15 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("socks5: when a server is down the next one carries the connection", "[upstream]") {
+TEST_CASE("socks5: when a server is down the next one carries the connection, on IPv4 or IPv6", "[upstream]") {
   workstation ws;
   auto down_port = free_port();  // nothing listens there: refused at once
-  microsocks proxy(ws.dir, at("10.77.0.10", free_port()));
+  microsocks proxy(ws.dir, at("fd77::10", free_port()));
   detourd_process detourd(ws.upstream_config(fmt::format(
-      "    kind: socks5\n    servers: [\"10.77.0.10:{}\", \"10.77.0.10:{}\"]\n", down_port, proxy.address().port())));
+      "    kind: socks5\n    servers: [\"10.77.0.10:{}\", \"[fd77::10]:{}\"]\n", down_port, proxy.address().port())));
   exchange_and_check(at("10.77.0.2", 0), 50);
-  CHECK(detourd.wait_for_log(fmt::format("socks5 socks (10.77.0.10:{}) closed", proxy.address().port())));
+  CHECK(detourd.wait_for_log(fmt::format("socks5 socks ([fd77::10]:{}) closed", proxy.address().port())));
+  CHECK(proxy.process().wait_for_output(": connected to 10.77.0.2:"));
 }
 
 TEST_CASE("socks5: when every server is down the client is reset within the connect timeout", "[upstream]") {
@@ -103,8 +104,7 @@ TEST_CASE("socks5: when every server is down the client is reset within the conn
   sink_server server(at("10.77.0.2", 0));
 
   auto started = std::chrono::steady_clock::now();
-  auto client = connect_to(server.local_endpoint());
-  auto got = read_until_eof(client.get());
+  auto got = read_after_connect(server.local_endpoint());
   auto elapsed = std::chrono::steady_clock::now() - started;
 
   CHECK(got.end == stream_end::reset);
