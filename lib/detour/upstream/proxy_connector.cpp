@@ -88,7 +88,7 @@ asio::awaitable<handshake_result> http_handshake(net::socket& socket, tcp::endpo
 using handshake_fn = asio::awaitable<handshake_result> (*)(net::socket&, tcp::endpoint, const upstream_config&);
 
 asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const upstream_config& upstream,
-                                                 const connect_options& options, handshake_fn handshake) {
+                                                 connect_options options, handshake_fn handshake) {
   using namespace asio::experimental::awaitable_operators;
   connect_outcome out;
   const auto kind = std::string(to_string(upstream.kind));
@@ -145,17 +145,17 @@ asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const ups
 }  // namespace
 
 asio::awaitable<connect_outcome> connect_socks5(tcp::endpoint target, const upstream_config& upstream,
-                                                const connect_options& options) {
+                                                connect_options options) {
   return connect_through(std::move(target), upstream, options, socks5_handshake);
 }
 
 asio::awaitable<connect_outcome> connect_http(tcp::endpoint target, const upstream_config& upstream,
-                                              const connect_options& options) {
+                                              connect_options options) {
   return connect_through(std::move(target), upstream, options, http_handshake);
 }
 
 asio::awaitable<connect_outcome> connect_upstream(tcp::endpoint target, const upstream_config& upstream,
-                                                  const connect_options& options) {
+                                                  connect_options options) {
   if (upstream.kind == upstream_kind::http) return connect_http(std::move(target), upstream, options);
   return connect_socks5(std::move(target), upstream, options);
 }

@@ -11,19 +11,20 @@
 
 namespace detour::upstream {
 
+// Coroutines: `target` and `options` are taken by value so a caller may co_spawn them; `upstream`
+// must outlive the attempt (it lives in the config snapshot the session holds).
 // `options.timeout` bounds the whole attempt: every server's TCP connect and the handshake. Each
 // server's connect gets at most an equal share of what remains, so one that drops SYNs cannot use
 // up the time of the servers after it. The next server is tried when one cannot be reached or closes
 // before answering; a definite answer (a SOCKS reply code, an HTTP status, a failed login) is final.
 boost::asio::awaitable<connect_outcome> connect_socks5(boost::asio::ip::tcp::endpoint target,
-                                                       const upstream_config& upstream, const connect_options& options);
+                                                       const upstream_config& upstream, connect_options options);
 boost::asio::awaitable<connect_outcome> connect_http(boost::asio::ip::tcp::endpoint target,
-                                                     const upstream_config& upstream, const connect_options& options);
+                                                     const upstream_config& upstream, connect_options options);
 
 // By upstream.kind.
 boost::asio::awaitable<connect_outcome> connect_upstream(boost::asio::ip::tcp::endpoint target,
-                                                         const upstream_config& upstream,
-                                                         const connect_options& options);
+                                                         const upstream_config& upstream, connect_options options);
 
 // Every upstream server address as a host prefix (/32, /128), merged: the capture rules exclude
 // these destinations so that a connection to a proxy is never redirected back into detourd, even
