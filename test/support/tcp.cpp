@@ -135,7 +135,8 @@ void send_payload(int fd, const payload& p, std::chrono::milliseconds timeout) {
   std::string chunk(chunk_size, '\0');
   for (std::uint64_t offset = 0; offset < p.size();) {
     auto n = p.fill(offset, chunk);
-    send_all(fd, std::string_view(chunk.data(), n), std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    send_all(fd, std::string_view(chunk.data(), n), left);
     offset += n;
   }
 }
@@ -161,9 +162,10 @@ received read_until_eof(int fd, std::chrono::milliseconds timeout) {
   for (;;) {
     bool timed_out = false;
     ssize_t n = read_some(fd, buffer, deadline, timed_out);
-    if (timed_out) return out.end = stream_end::timeout, out;
-    if (n < 0) return out.end = stream_end::reset, out;
-    if (n == 0) return out;
+    if (timed_out || n <= 0) {
+      out.end = timed_out ? stream_end::timeout : n < 0 ? stream_end::reset : stream_end::eof;
+      return out;
+    }
     out.bytes.append(buffer.data(), static_cast<std::size_t>(n));
   }
 }
@@ -195,11 +197,15 @@ received read_exactly(int fd, std::size_t count, std::chrono::milliseconds timeo
     if (n > 0) {
       out.bytes.append(buffer.data(), static_cast<std::size_t>(n));
     } else if (n == 0) {
-      return out;
+      break;
     } else if (errno == ECONNRESET) {
-      return out.end = stream_end::reset, out;
+      out.end = stream_end::reset;
+      break;
     } else if (errno == EAGAIN) {
-      if (!wait_ready(fd, POLLIN, deadline)) return out.end = stream_end::timeout, out;
+      if (!wait_ready(fd, POLLIN, deadline)) {
+        out.end = stream_end::timeout;
+        break;
+      }
     } else if (errno != EINTR) {
       throw_errno("recv");
     }
