@@ -213,6 +213,11 @@ received read_exactly(int fd, std::size_t count, std::chrono::milliseconds timeo
   return out;
 }
 
+answer read_answer_and_close(socket_fd client, std::chrono::milliseconds timeout) {
+  auto local = local_endpoint_of(client.get());
+  return {local, read_until_eof(client.get(), timeout)};
+}
+
 std::vector<received_digest> exchange_concurrently(const endpoint& to, const std::vector<payload>& payloads,
                                                    std::chrono::milliseconds timeout) {
   struct connection {

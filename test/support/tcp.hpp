@@ -78,6 +78,15 @@ received_digest hash_until_eof(int fd, std::chrono::milliseconds timeout = defau
 // Reads exactly `count` bytes unless the stream ends first.
 received read_exactly(int fd, std::size_t count, std::chrono::milliseconds timeout = default_timeout);
 
+// A one-shot exchange as the client saw it: its own address, and what it read until the end.
+struct answer {
+  endpoint client;
+  received reply;
+};
+// Reads until EOF (or reset, or timeout) and closes, as a client that has what it came for does:
+// a server that lingers until its peer closes (detourd's echo) is not kept waiting.
+answer read_answer_and_close(socket_fd client, std::chrono::milliseconds timeout = default_timeout);
+
 // Opens one connection to `to` per payload, all at once, sends each its payload and then
 // half-closes, while reading every reply until EOF; one poll loop drives them all, so the
 // connections really are open concurrently. Results are in the order of `payloads`.
