@@ -350,6 +350,11 @@ void tcp_server::accept_loop() {
     peer.resize(len);
     std::lock_guard lock(mutex_);
     ++accepted_;
+    changed_.notify_all();
+    if (!handler_) {
+      held_connections_.emplace_back(fd);
+      continue;
+    }
     open_connections_.insert(fd);
     connection_threads_.emplace_back([this, fd, peer] { serve(fd, peer); });
   }
@@ -366,12 +371,12 @@ void tcp_server::serve(int fd, endpoint peer) {
   open_connections_.erase(fd);
   ::close(fd);
   reports_.push_back({std::move(result), peer});
-  reported_.notify_all();
+  changed_.notify_all();
 }
 
 connection_report tcp_server::wait_for_report(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  if (!reported_.wait_for(lock, timeout, [this] { return !reports_.empty(); })) {
+  if (!changed_.wait_for(lock, timeout, [this] { return !reports_.empty(); })) {
     throw std::runtime_error(fmt::format("no connection to the test server on port {} finished within {}ms",
                                          local_.port(), timeout.count()));
   }
@@ -383,6 +388,11 @@ connection_report tcp_server::wait_for_report(std::chrono::milliseconds timeout)
 std::size_t tcp_server::connections_accepted() const {
   std::lock_guard lock(mutex_);
   return accepted_;
+}
+
+bool tcp_server::wait_for_connections(std::size_t count, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_for(lock, timeout, [&] { return accepted_ >= count; });
 }
 
 sink_server::sink_server(const endpoint& listen_at)
