@@ -55,8 +55,8 @@ std::string kernel_ruleset() {
   std::istringstream in(run_command("nft -y list ruleset"));
   std::string kept, line;
   while (std::getline(in, line)) {
-    auto text = normalize_whitespace(line);
-    if (text.rfind("# progname ", 0) == 0 || text == "flags owner") continue;
+    if (auto comment = line.find(" # progname "); comment != std::string::npos) line.erase(comment);
+    if (normalize_whitespace(line) == "flags owner") continue;
     kept += line + "\n";
   }
   return normalize_whitespace(kept);
