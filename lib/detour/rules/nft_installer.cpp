@@ -3,6 +3,7 @@
 #include "detour/rules/render_nft.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
@@ -247,18 +248,6 @@ void delete_set(nft_batch& b, const std::string& table, const set_decl& s) {
   });
 }
 
-// DELSETELEM with no elements empties the set: nft's `flush set`.
-void flush_set(nft_batch& b, const std::string& table, const set_decl& s) {
-  auto set = allocate<set_ptr>(nftnl_set_alloc);
-  nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, table.c_str());
-  nftnl_set_set_str(set.get(), NFTNL_SET_NAME, s.name.c_str());
-  nftnl_set_set_u32(set.get(), NFTNL_SET_FAMILY, family);
-  b.add(NFT_MSG_DELSETELEM, 0, object_kind::elements, fmt::format("flush set {}", s.name), [&](nlmsghdr* nlh) {
-    nftnl_set_elems_nlmsg_build_payload(nlh, set.get());
-    return 0;
-  });
-}
-
 void add_element(nftnl_set* set, const void* key, std::size_t length, bool interval_end) {
   auto e = allocate<elem_ptr>(nftnl_set_elem_alloc);
   nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_KEY, key, static_cast<std::uint32_t>(length));
@@ -476,6 +465,22 @@ void add_contents(nft_batch& b, const rule_plan& plan) {
   }
 }
 
+// Set names of generation `gen` (0: as planned), for the double-buffered sets of replace().
+rule_plan with_generation(const rule_plan& plan, unsigned gen) {
+  if (gen == 0) return plan;
+  auto suffix = fmt::format("_g{}", gen);
+  auto out = plan;
+  for (auto& s : out.sets) s.name += suffix;
+  for (auto& c : out.chains) {
+    for (auto& r : c.rules) {
+      for (auto& m : r.matches) {
+        if (!m.set.empty()) m.set += suffix;
+      }
+    }
+  }
+  return out;
+}
+
 std::uint32_t table_flags(ownership own) { return own == ownership::owner ? NFT_TABLE_F_OWNER : 0; }
 
 // "Whatever table of this name exists, replace it": NEWTABLE without EXCL is a no-op on an existing
@@ -680,64 +685,89 @@ void nft_installer::install(const rule_plan& plan, ownership own) {
   }
 }
 
-void nft_installer::replace(const rule_plan& plan) {
+void nft_installer::replace(const rule_plan& requested) {
   if (!installed_) throw std::logic_error("nft_installer::replace before install");
-  const auto& old = *installed_;
+  const auto old = *installed_;
   auto flags = table_flags(installed_ownership_);
-  nft_batch b(seq_);
 
-  auto old_chain = [&](const std::string& name) -> const chain* {
-    auto it = std::find_if(old.chains.begin(), old.chains.end(), [&](const chain& c) { return c.name == name; });
-    return it == old.chains.end() ? nullptr : &*it;
-  };
-  bool in_place = plan.table == old.table;
-  for (const auto& c : plan.chains) {
-    const auto* prev = old_chain(c.name);
-    if (prev && (prev->where != c.where || prev->priority != c.priority)) in_place = false;
-  }
-  for (const auto& s : plan.sets) {
-    const auto* prev = old.find_set(s.name);
-    if (prev && prev->type != s.type) in_place = false;
+  if (requested.table != old.table) {
+    // A new name is a new table: install it beside the old one, then delete the old one. For the
+    // moment both exist, both redirect to the same port.
+    auto own = installed_ownership_;
+    installed_.reset();
+    try {
+      install(requested, own);
+    } catch (...) {
+      installed_ = old;
+      throw;
+    }
+    installed_ownership_ = own;
+    remove(old.table);
+    installed_ = requested;
+    return;
   }
 
-  if (!in_place) {
-    // A base chain's hook and priority are fixed once created (EOPNOTSUPP): re-create the table,
-    // still in one batch, so there is no moment without rules.
-    if (plan.table != old.table) {
-      table_message(b, NFT_MSG_DELTABLE, old.table, 0, fmt::format("delete table inet {}", old.table));
-      reset_table(b, plan.table, 0);
-    } else {
-      reset_table(b, plan.table, flags);
-    }
-    table_message(b, NFT_MSG_NEWTABLE, plan.table, flags, fmt::format("create table inet {}", plan.table));
-    add_contents(b, plan);
-  } else {
-    table_message(b, NFT_MSG_NEWTABLE, plan.table, flags, fmt::format("update table inet {}", plan.table));
-    for (const auto& c : old.chains) {
-      auto keep = std::any_of(plan.chains.begin(), plan.chains.end(), [&](const chain& n) { return n.name == c.name; });
-      flush_chain(b, plan.table, c.name);
-      if (!keep) delete_chain(b, plan.table, c.name);
-    }
-    // Rules referring to old sets are gone by now (flushed above), so unused sets can go.
-    for (const auto& s : old.sets) {
-      if (!plan.find_set(s.name)) delete_set(b, plan.table, s);
-    }
+  // Measured on 6.18 under a connect loop: when one batch both fills a set and swaps in rules that
+  // look it up, a few connections (4-28 of 4000) see the new rules with the set's old contents (an
+  // empty set if it is new). So sets are double-buffered: the new generation's sets are created and
+  // filled in a batch of their own, while nothing refers to them; the next batch swaps the rules
+  // over to them; a last one deletes the previous generation's sets. Each batch is atomic, and no
+  // packet can see a rule whose set is not complete.
+  auto plan = with_generation(requested, ++generation_);
+  {
+    nft_batch b(seq_);
     for (std::size_t i = 0; i < plan.sets.size(); ++i) {
-      const auto& s = plan.sets[i];
-      auto id = static_cast<std::uint32_t>(i + 1);
-      new_set(b, plan.table, s, id);
-      if (old.find_set(s.name)) flush_set(b, plan.table, s);
-      add_elements(b, plan.table, s, id);
+      new_set(b, plan.table, plan.sets[i], static_cast<std::uint32_t>(i + 1));
+      add_elements(b, plan.table, plan.sets[i], static_cast<std::uint32_t>(i + 1));
     }
-    for (const auto& c : plan.chains) {
-      if (!old_chain(c.name)) new_chain(b, plan.table, c);
-    }
-    for (const auto& c : plan.chains) {
-      for (std::size_t i = 0; i < c.rules.size(); ++i) new_rule(b, plan, c, c.rules[i], i);
+    if (!plan.sets.empty()) send(b);
+  }
+
+  auto find_chain = [](const rule_plan& p, const std::string& name) -> const chain* {
+    auto it = std::find_if(p.chains.begin(), p.chains.end(), [&](const chain& c) { return c.name == name; });
+    return it == p.chains.end() ? nullptr : &*it;
+  };
+  auto same_hook = [](const chain* a, const chain* b) {
+    return a && b && a->where == b->where && a->priority == b->priority;
+  };
+  nft_batch b(seq_);
+  table_message(b, NFT_MSG_NEWTABLE, plan.table, flags, fmt::format("update table inet {}", plan.table));
+  for (const auto& c : old.chains) {
+    // A base chain's hook and priority cannot change (EOPNOTSUPP): such a chain is deleted and
+    // created again in this batch; the others are flushed and keep their hook registration, and
+    // with it their place among other tools' chains of equal priority.
+    if (same_hook(&c, find_chain(plan, c.name))) {
+      flush_chain(b, plan.table, c.name);
+    } else {
+      delete_chain(b, plan.table, c.name);
     }
   }
-  send(b);
+  for (const auto& c : plan.chains) {
+    if (!same_hook(&c, find_chain(old, c.name))) new_chain(b, plan.table, c);
+  }
+  for (const auto& c : plan.chains) {
+    for (std::size_t i = 0; i < c.rules.size(); ++i) new_rule(b, plan, c, c.rules[i], i);
+  }
+  try {
+    send(b);
+  } catch (...) {
+    delete_sets(plan.table, plan.sets);
+    throw;
+  }
   installed_ = plan;
+  delete_sets(plan.table, old.sets);
+}
+
+void nft_installer::delete_sets(const std::string& table, const std::vector<set_decl>& sets) noexcept {
+  if (sets.empty()) return;
+  try {
+    nft_batch b(seq_);
+    for (const auto& s : sets) delete_set(b, table, s);
+    send(b);
+  } catch (const std::exception& e) {
+    // Unreferenced leftovers change no packet's fate; they go with the table.
+    spdlog::warn("rules: {}", e.what());
+  }
 }
 
 bool nft_installer::remove(const std::string& table) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 struct mnl_socket;
 
@@ -46,11 +47,14 @@ class nft_installer {
   // A table owned by another process makes it fail with EPERM, naming the table.
   void install(const rule_plan& plan, ownership own);
 
-  // Swaps the installed ruleset for `plan` in one batch. Same chains and priority: the chains and
-  // sets are flushed and refilled in place, which keeps our hooks' position among other tools'
-  // chains of equal priority (NFTABLES.md §6 mode A). A changed priority or table name cannot be
-  // changed in place: the table is then deleted and re-created in the same batch (mode B). On
-  // failure the old rules stay as they were.
+  // Swaps the installed ruleset for `plan` through the same socket, with no moment in which a
+  // connection escapes both the old and the new rules. Chains are flushed and refilled in place
+  // (NFTABLES.md §6 mode A), which keeps our hooks' position among other tools' chains of equal
+  // priority; a chain whose priority changes is deleted and re-created in the same batch. Sets are
+  // double-buffered across three batches (fill new sets, swap rules, drop old sets; see the .cpp
+  // for the measurement behind it), so after a replace the kernel's set names carry a generation
+  // suffix ("out_ports_g3"); installed() shows the names in use. A new table name installs the new
+  // table beside the old, then deletes the old. On failure the old rules stay in force.
   void replace(const rule_plan& plan);
 
   // Deletes the table; false when there was none.
@@ -64,11 +68,13 @@ class nft_installer {
 
  private:
   void send(nft_batch& b);
+  void delete_sets(const std::string& table, const std::vector<set_decl>& sets) noexcept;
 
   std::unique_ptr<mnl_socket, int (*)(mnl_socket*)> socket_;
   std::uint32_t seq_;
   std::optional<rule_plan> installed_;
   ownership installed_ownership_ = ownership::none;
+  unsigned generation_ = 0;
 };
 
 }  // namespace detour::rules
