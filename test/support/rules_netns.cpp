@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -47,6 +49,9 @@ int try_connect(const std::string& address, std::uint16_t port, const client_opt
   }
   int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return 2;
+  // A dropped SYN would otherwise block connect() for minutes.
+  timeval timeout{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   if (options.mark && ::setsockopt(fd, SOL_SOCKET, SO_MARK, &*options.mark, sizeof(std::uint32_t)) != 0) {
     ::close(fd);
     return 2;
@@ -129,13 +134,44 @@ std::optional<std::string> redirect_listener::accept_original_destination() {
   return a.is_v4() ? fmt::format("{}:{}", a.to_string(), dst->port()) : fmt::format("[{}]:{}", a.to_string(), dst->port());
 }
 
+peer_netns::peer_netns() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) fail("pipe");
+  pid_ = ::fork();
+  if (pid_ < 0) fail("fork");
+  if (pid_ == 0) {
+    char ok = ::unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
+    if (::write(fds[1], &ok, 1) != 1 || ok != 'y') ::_exit(1);
+    for (;;) ::pause();
+  }
+  ::close(fds[1]);
+  char ok = 0;
+  auto n = ::read(fds[0], &ok, 1);
+  ::close(fds[0]);
+  if (n != 1 || ok != 'y') throw std::runtime_error("peer namespace: unshare failed");
+  run("ip link set lo up");
+}
+
+peer_netns::~peer_netns() {
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+}
+
+std::string peer_netns::run(const std::string& command) const {
+  return run_command(fmt::format("nsenter -t {} -n sh -c '{}'", pid_, command));
+}
+
 std::string connect_outcome(redirect_listener& listener, const std::string& address, std::uint16_t port,
                             const client_options& options) {
   int result = 0;
-  if (options.uid || options.gid) {
+  if (options.uid || options.gid || options.from) {
     pid_t child = ::fork();
     if (child < 0) fail("fork");
     if (child == 0) {
+      if (options.from) {
+        int ns = ::open(fmt::format("/proc/{}/ns/net", options.from->pid()).c_str(), O_RDONLY | O_CLOEXEC);
+        if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) ::_exit(3);
+      }
       if (options.gid && ::setgid(*options.gid) != 0) ::_exit(3);
       if (options.uid && ::setuid(*options.uid) != 0) ::_exit(3);
       ::_exit(try_connect(address, port, options));

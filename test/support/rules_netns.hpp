@@ -39,8 +39,26 @@ class redirect_listener {
   std::uint16_t port_ = 0;
 };
 
+// A second network namespace, held by a child process that sleeps in it until destroyed: the peer
+// ("another host", "a container") for inbound tests. Killing the child discards the namespace.
+class peer_netns {
+ public:
+  peer_netns();
+  ~peer_netns();
+  peer_netns(const peer_netns&) = delete;
+  peer_netns& operator=(const peer_netns&) = delete;
+
+  int pid() const { return pid_; }
+  // Runs a shell command inside the peer namespace (nsenter); throws if it fails.
+  std::string run(const std::string& command) const;
+
+ private:
+  int pid_ = -1;
+};
+
 struct client_options {
   std::optional<std::uint32_t> mark;  // SO_MARK on the client socket
+  const peer_netns* from = nullptr;   // connect from inside this namespace
   std::optional<std::uint32_t> uid;   // connect from a forked child running as this uid/gid
   std::optional<std::uint32_t> gid;
 };
