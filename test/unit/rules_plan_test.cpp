@@ -1,8 +1,11 @@
 #include "detour/config/config.hpp"
 #include "detour/rules/render_nft.hpp"
 #include "detour/rules/rule_plan.hpp"
+#include "detour/rules/rules_commands.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <sstream>
 
 using detour::parse_config;
 using detour::rules::make_plan;
@@ -292,4 +295,11 @@ TEST_CASE("an interface name nft could not match exactly is rejected", "[rules]"
   CHECK_THROWS_WITH(parse_config("intercept: {inbound: {interfaces: [a-very-long-name0]}}\n", "test.yaml"),
                     "test.yaml:1:36: intercept.inbound.interfaces[0]: \"a-very-long-name0\" is not an interface name "
                     "(1 to 15 characters, no wildcards, spaces, / or :)");
+}
+
+TEST_CASE("rules show prints the plan and says when intercept is disabled", "[rules]") {
+  auto cfg = parse_config("intercept: {enabled: false, outbound: {enabled: false}}\n", "test.yaml");
+  std::ostringstream out;
+  CHECK(detour::rules::rules_show(cfg, out) == 0);
+  CHECK(out.str() == "# intercept.enabled is false: detourd installs no rules\ntable inet detour {\n}\n");
 }

@@ -679,10 +679,8 @@ void nft_installer::install(const rule_plan& plan, ownership own) {
                 fmt::format("create table inet {}{}", plan.table, own == ownership::owner ? " (owned)" : ""));
   add_contents(b, plan);
   send(b);
-  if (own == ownership::owner) {
-    installed_ = plan;
-    installed_ownership_ = own;
-  }
+  installed_ = plan;
+  installed_ownership_ = own;
 }
 
 void nft_installer::replace(const rule_plan& requested) {
@@ -781,36 +779,6 @@ bool nft_installer::remove(const std::string& table) {
   }
   if (installed_ && installed_->table == table) installed_.reset();
   return true;
-}
-
-bool nft_installer::table_exists(const std::string& table) {
-  std::vector<char> buffer(static_cast<std::size_t>(MNL_SOCKET_BUFFER_SIZE));
-  auto seq = seq_++;
-  auto* nlh = nftnl_nlmsg_build_hdr(buffer.data(), NFT_MSG_GETTABLE, family, NLM_F_ACK, seq);
-  auto t = allocate<table_ptr>(nftnl_table_alloc);
-  nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
-  nftnl_table_nlmsg_build_payload(nlh, t.get());
-  if (mnl_socket_sendto(socket_.get(), nlh, nlh->nlmsg_len) < 0) {
-    throw rules_error(fmt::format("nftables: cannot ask for table inet {}: {}", table, std::strerror(errno)), errno);
-  }
-  bool found = false;
-  for (;;) {
-    auto n = mnl_socket_recvfrom(socket_.get(), buffer.data(), buffer.size());
-    if (n < 0) throw rules_error(fmt::format("nftables: cannot read table inet {}: {}", table, std::strerror(errno)), errno);
-    auto remaining = static_cast<int>(n);
-    for (auto* r = reinterpret_cast<nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(r, remaining); r = mnl_nlmsg_next(r, &remaining)) {
-      if (r->nlmsg_seq != seq) continue;
-      if (r->nlmsg_type != NLMSG_ERROR) {
-        found = true;
-        continue;
-      }
-      int error = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(r))->error;
-      if (error == 0 || error == ENOENT) return found;
-      throw rules_error(fmt::format("nftables: cannot ask for table inet {}: {} ({}); likely cause: {}", table,
-                                    std::strerror(error), errno_name(error), likely_cause(object_kind::table, error)),
-                        error);
-    }
-  }
 }
 
 }  // namespace detour::rules

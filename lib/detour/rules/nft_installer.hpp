@@ -60,9 +60,7 @@ class nft_installer {
   // Deletes the table; false when there was none.
   bool remove(const std::string& table);
 
-  // Whether an inet table of that name exists (a dump request; read-only).
-  bool table_exists(const std::string& table);
-
+  // What this installer last put into the kernel (with the set names in use), if anything.
   const std::optional<rule_plan>& installed() const { return installed_; }
   std::uint32_t port_id() const;
 
