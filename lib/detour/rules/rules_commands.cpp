@@ -48,6 +48,7 @@ owned_table::~owned_table() {
   if (table.empty()) return;
   try {
     installer_.remove(table);
+    spdlog::info("rules: removed table inet {}", table);
   } catch (const std::exception& e) {
     spdlog::warn("rules: {} (the kernel deletes the owned table when detourd exits)", e.what());
   }
