@@ -75,6 +75,18 @@ intercept:
     // fd77::2 is excluded, and an IPv6 source could only be captured if `sources` had one.
     CHECK(connect_outcome(listener, "2001:db8:ffff::5", 443, from(peer)) == "not redirected");
   }
+  SECTION("exclude_ports and destinations") {
+    rules::owned_table table(rules::make_plan(config_for(listener, R"(
+intercept:
+  outbound: {enabled: false}
+  inbound: {enabled: true, exclude_ports: ["22"], destinations: [203.0.113.0/24]}
+)")));
+    CHECK(connect_outcome(listener, "203.0.113.5", 80, from(peer)) == "redirected to 203.0.113.5:80");
+    CHECK(connect_outcome(listener, "203.0.113.5", 22, from(peer)) == "not redirected");
+    CHECK(connect_outcome(listener, "2001:db8:ffff::5", 80, from(peer)) == "not redirected");
+    // With outbound disabled, local connections are left alone.
+    CHECK(connect_outcome(listener, "203.0.113.5", 80) == "not redirected");
+  }
   SECTION("another interface only") {
     rules::owned_table table(
         rules::make_plan(config_for(listener, "intercept: {inbound: {enabled: true, interfaces: [veth9]}}\n")));

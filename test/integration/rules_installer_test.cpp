@@ -90,9 +90,15 @@ intercept:
     exclude_destinations: [192.168.0.0/16]
 )", "test.yaml");
   auto plan = rules::make_plan(cfg);
-  rules::nft_installer installer;
-  installer.install(plan, rules::ownership::none);
-  CHECK(kernel_ruleset() == normalize_whitespace(rules::render_nft(plan)));
+  SECTION("installed by detour") {
+    rules::nft_installer installer;
+    installer.install(plan, rules::ownership::none);
+    CHECK(kernel_ruleset() == normalize_whitespace(rules::render_nft(plan)));
+  }
+  SECTION("the rendering, loaded by nft -f, lists as itself") {
+    run_command("nft -f - <<'EOF'\n" + rules::render_nft(plan) + "EOF\n");
+    CHECK(kernel_ruleset() == normalize_whitespace(rules::render_nft(plan)));
+  }
 }
 
 TEST_CASE("the default plan installs as rendered and redirects outbound tcp of both families", "[rules]") {
