@@ -11,9 +11,9 @@ using namespace detour::test;
 
 TEST_CASE("a connection from another host redirected in prerouting gets the echo line", "[core]") {
   enter_new_netns();
-  peer_netns peer;
+  veth_peer peer;
   auto port = free_port();
-  redirect_incoming_tcp_to(port, peer_netns::interface);
+  redirect_incoming_tcp_to(port, veth_peer::interface);
   detourd_process detourd(test_config(port, "echo"));
 
   auto [original, listener_address, client_address] = GENERATE(table<const char*, const char*, const char*>({
@@ -31,10 +31,10 @@ TEST_CASE("a connection from another host redirected in prerouting gets the echo
 
 TEST_CASE("a connection from another host redirected in prerouting reaches its original destination", "[core]") {
   enter_new_netns();
-  peer_netns peer;
+  veth_peer peer;
   add_local_address("10.77.0.2/32");
   auto port = free_port();
-  redirect_incoming_tcp_to(port, peer_netns::interface);
+  redirect_incoming_tcp_to(port, veth_peer::interface);
   sink_server upstream(at("10.77.0.2", 0));
   detourd_process detourd(test_config(port, "direct"));
 

@@ -123,7 +123,7 @@ void switch_netns(int fd) {
 
 }  // namespace
 
-peer_netns::peer_netns() : home_fd_(open_own_netns()) {
+veth_peer::veth_peer() : home_fd_(open_own_netns()) {
   if (::unshare(CLONE_NEWNET) != 0) {
     int e = errno;
     ::close(home_fd_);
@@ -149,14 +149,14 @@ peer_netns::peer_netns() : home_fd_(open_own_netns()) {
   }
 }
 
-peer_netns::~peer_netns() {
+veth_peer::~veth_peer() {
   ::close(peer_fd_);
   ::close(home_fd_);
 }
 
-void peer_netns::enter() { switch_netns(peer_fd_); }
+void veth_peer::enter() { switch_netns(peer_fd_); }
 
-void peer_netns::leave() {
+void veth_peer::leave() {
   // Failing to return would leave the rest of the test in the wrong namespace: better to stop.
   if (::setns(home_fd_, CLONE_NEWNET) != 0) std::abort();
 }

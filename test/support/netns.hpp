@@ -48,12 +48,12 @@ void redirect_incoming_tcp_to(std::uint16_t port, std::string_view interface);
 // veth pair: this side "detour-veth0" has 10.88.0.1/24 and fd88::1/64, the peer 10.88.0.2/24 and
 // fd88::2/64 with its default routes pointing here. The namespace lives as long as this object
 // (and the test process): nothing is named, nothing to clean up on the host.
-class peer_netns {
+class veth_peer {
  public:
-  peer_netns();
-  peer_netns(const peer_netns&) = delete;
-  peer_netns& operator=(const peer_netns&) = delete;
-  ~peer_netns();
+  veth_peer();
+  veth_peer(const veth_peer&) = delete;
+  veth_peer& operator=(const veth_peer&) = delete;
+  ~veth_peer();
 
   // Runs `f` with this thread inside the peer namespace: sockets it creates belong there (and
   // stay there afterwards), as do the commands it runs with sh().
@@ -61,7 +61,7 @@ class peer_netns {
   auto inside(F&& f) {
     enter();
     struct back_home {
-      peer_netns& self;
+      veth_peer& self;
       ~back_home() { self.leave(); }
     } guard{*this};
     return f();
