@@ -34,7 +34,8 @@ void add_route_to_nowhere(std::string_view cidr);
 // released). The namespace is fresh, so nothing else can take it before the test binds it.
 std::uint16_t free_port();
 
-// Installs the redirect rule the tests drive detourd with, as the built-in installer will:
+// Installs the redirect rule the core tests drive detourd with (its built-in installer stays off
+// in them, so that what is tested here is the data path alone):
 //   table inet detour_test { chain output { type nat hook output priority -99;
 //     meta mark != 0x1d7 meta l4proto tcp redirect to :PORT } }
 // Every TCP connection made in this namespace lands on PORT, except detourd's own (marked).
