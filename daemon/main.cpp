@@ -87,7 +87,12 @@ int main(int argc, char** argv) {
 
   auto* version = app.add_subcommand("version", "Print the version and exit.");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version come through here with status 0; anything else is a usage error.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   try {
     if (version->parsed()) {
