@@ -127,7 +127,8 @@ TEST_CASE("a bad config names file, line, column, key and reason", "[config]") {
   }
   SECTION("nat priority the kernel would refuse") {
     CHECK(error_of("intercept:\n  priority: -300\n") ==
-          "detour.yaml:2:13: intercept.priority: expected an integer from -199 to 2147483647, got \"-300\"");
+          "detour.yaml:2:13: intercept.priority: -300 is too low: the kernel accepts nat chains only above -200 "
+        "(conntrack runs at -200)");
   }
   SECTION("boolean") {
     CHECK(error_of("intercept:\n  enabled: yes\n") ==
@@ -138,6 +139,13 @@ TEST_CASE("a bad config names file, line, column, key and reason", "[config]") {
   }
   SECTION("a key twice") {
     CHECK(error_of("port: 1\nport: 2\n") == "detour.yaml:2:1: port: key appears twice");
+  }
+  SECTION("no way left to exclude detourd's own connections") {
+    CHECK(error_of("mark: 0\n") ==
+          "detour.yaml:1:7: mark: 0 leaves detourd's own upstream connections to be captured by its rules and "
+          "redirected back into it; keep a mark or set intercept.exclude_self_uid: true");
+    CHECK_NOTHROW(parse_config("mark: 0\nintercept: {exclude_self_uid: true}\n", "t.yaml"));
+    CHECK_NOTHROW(parse_config("mark: 0\nintercept: {enabled: false}\n", "t.yaml"));
   }
   SECTION("top level not a mapping") {
     CHECK(error_of("- a\n- b\n") == "detour.yaml:1:1: (top level): expected a mapping of keys to values");

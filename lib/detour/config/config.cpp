@@ -100,7 +100,11 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
       out.workers = static_cast<unsigned>(read_int(source_name, *v, "workers", 1, 1024));
     }
   }
-  if (auto v = top.take("mark")) out.mark = static_cast<std::uint32_t>(read_int(source_name, *v, "mark", 0, 0xffffffff));
+  YAML::Mark mark_at = YAML::Mark::null_mark();
+  if (auto v = top.take("mark")) {
+    out.mark = static_cast<std::uint32_t>(read_int(source_name, *v, "mark", 0, 0xffffffff));
+    mark_at = v->Mark();
+  }
   if (auto v = top.take("connect_timeout")) {
     out.connect_timeout = read_duration(source_name, *v, "connect_timeout");
     if (out.connect_timeout.count() == 0) fail(source_name, v->Mark(), "connect_timeout", "must be longer than 0ms");
@@ -113,6 +117,13 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
   if (auto v = top.take("upstreams")) read_upstreams(source_name, *v, out.connect_timeout, out.upstreams);
   if (auto v = top.take("routes")) read_routes(source_name, *v, out.upstreams, out.routes, out.default_route);
   top.finish();
+  if (out.mark == 0 && out.intercept.enabled && !out.intercept.exclude_self_uid) {
+    // Without either exclusion our own rules would redirect every upstream connection detourd
+    // makes back into detourd, until it runs out of descriptors.
+    fail(source_name, mark_at, "mark",
+         "0 leaves detourd's own upstream connections to be captured by its rules and redirected back into it; "
+         "keep a mark or set intercept.exclude_self_uid: true");
+  }
   return out;
 }
 
