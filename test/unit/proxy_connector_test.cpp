@@ -307,15 +307,3 @@ TEST_CASE("http: a refusal, a foreign protocol or an endless head is the logged 
   CHECK(failure_for(bytes({5, 0})) == "http: not an HTTP response from the proxy");
   CHECK(failure_for("HTTP/1.1 200 OK\r\n" + std::string(20000, 'h')) == "http: response head longer than 16384 bytes");
 }
-
-TEST_CASE("upstream server addresses become host prefixes for the capture exclusions", "[upstream]") {
-  auto c = detour::parse_config(R"(
-upstreams:
-  a: {kind: socks5, servers: ["10.0.0.1:1080", "10.0.0.1:1081", "[2001:db8::5]:1080"]}
-  b: {kind: http, address: "[::ffff:10.0.0.2]:3128"}
-)",
-                                "t.yaml");
-  std::vector<std::string> texts;
-  for (const auto& cidr : detour::upstream::upstream_server_cidrs(c)) texts.push_back(cidr.to_string());
-  CHECK(texts == std::vector<std::string>{"10.0.0.1/32", "10.0.0.2/32", "2001:db8::5/128"});
-}

@@ -7,7 +7,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
-#include <vector>
 
 namespace detour::upstream {
 
@@ -25,10 +24,5 @@ boost::asio::awaitable<connect_outcome> connect_http(boost::asio::ip::tcp::endpo
 // By upstream.kind.
 boost::asio::awaitable<connect_outcome> connect_upstream(boost::asio::ip::tcp::endpoint target,
                                                          const upstream_config& upstream, connect_options options);
-
-// Every upstream server address as a host prefix (/32, /128), merged: the capture rules exclude
-// these destinations so that a connection to a proxy is never redirected back into detourd, even
-// when detourd's mark is disabled or a route would send it upstream.
-std::vector<net::cidr> upstream_server_cidrs(const config& cfg);
 
 }  // namespace detour::upstream
