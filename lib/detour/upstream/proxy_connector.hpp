@@ -7,7 +7,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
-
 namespace detour::upstream {
 
 // Coroutines: `target` and `options` are taken by value so a caller may co_spawn them; `upstream`
