@@ -180,9 +180,10 @@ ip link add dbr0 type bridge
 ip addr add "$server_addr/24" dev dbr0
 ip -6 addr add fd77::1/64 dev dbr0 nodad
 ip link set dbr0 up
-# Short connections by the ten thousand: widen the port range, reuse TIME_WAIT ports, and forget
-# closed connections in conntrack quickly. These sysctls are per namespace.
-sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
+# Short connections by the ten thousand: reuse TIME_WAIT ports for new connections. Ephemeral ports
+# start above the proxies' listening ports (15001-15500), which a TIME_WAIT socket could otherwise
+# occupy. These sysctls are per namespace.
+sysctl -qw net.ipv4.ip_local_port_range="20000 65000" net.ipv4.tcp_tw_reuse=1
 
 wait_listen() {  # port [timeout_s]: wait until something listens on the port
   local port=$1 tries=$((${2:-5} * 20))
@@ -336,8 +337,12 @@ run_latency() {
     --count "$latency_count" --max-seconds 90
 }
 
-measure() {  # proxy workload: one measurement with a fresh proxy; prints the figure
+measure() {  # proxy workload index: one measurement with a fresh proxy; prints the figure
   local proxy=$1 workload=$2
+  # A fresh listening port each time: connections the previous proxy closed first sit in TIME_WAIT
+  # on its port for a minute, and a proxy that probes its port without SO_REUSEADDR (detourd's
+  # "port already in use" check) would refuse to start.
+  proxy_port=$((15001 + $3 % 500))
   local status=0 value=""
   if ! start_proxy "$proxy"; then
     stop_proxy
@@ -362,12 +367,14 @@ raw=$out/raw.csv
 IFS=, read -ra proxies <<<"$only"
 IFS=, read -ra loads <<<"$workloads"
 failures=0
+index=0
 for rep in $(seq "$reps"); do
   # Repetitions go round all proxies so that a noisy minute on this shared machine hits them alike.
   for proxy in "${proxies[@]}"; do
     for workload in "${loads[@]}"; do
       [[ $proxy == direct && $workload == idle_rss ]] && continue
-      if value=$(measure "$proxy" "$workload"); then
+      index=$((index + 1))
+      if value=$(measure "$proxy" "$workload" "$index"); then
         log "rep $rep/$reps $proxy $workload: $value"
         echo "$proxy,$workload,$rep,$value" >>"$raw"
       else
