@@ -23,6 +23,10 @@ usage: scripts/bench.sh [options]            (run as root)
   --seconds N      duration of each iperf3/wrk load (default 5)
   --out DIR        results directory (default build/bench, or build/bench-workersN)
   --no-install     fail instead of installing missing peers with apt-get
+  --trace CMD      attach CMD -p PID to the (first) proxy process during each load and stop it with
+                   SIGINT after, e.g. --trace 'strace -c -f -o /tmp/st-%n.txt' or
+                   --trace 'perf record -e cpu-clock -g -o /tmp/perf-%n.data'; %n becomes
+                   PROXY-WORKLOAD-N. Figures measured under a tracer are not comparable.
 EOF
 }
 
@@ -38,6 +42,7 @@ seconds=5
 out=""
 install=1
 inner=0
+trace=""
 
 while (($#)); do
   case $1 in
@@ -50,6 +55,7 @@ while (($#)); do
     --seconds) seconds=$2; shift ;;
     --out) out=$2; shift ;;
     --no-install) install=0 ;;
+    --trace) trace=$2; shift ;;
     --inner) inner=1 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -130,7 +136,7 @@ if ((!inner)); then
   log "namespace $ns, results in $out"
   ip netns exec "$ns" env BENCH_NS="$ns" bash "${BASH_SOURCE[0]}" --inner --only "$only" \
     --workloads "$workloads" --detourd "$detourd_bin" --workers "$workers" --reps "$reps" \
-    --seconds "$seconds" --out "$out" "${quick_flag[@]}"
+    --seconds "$seconds" --out "$out" --trace "$trace" "${quick_flag[@]}"
   exit 0
 fi
 
@@ -313,7 +319,10 @@ run_iperf() {  # streams
   result=$("${pin_load[@]}" timeout $((seconds + 20)) iperf3 -c "$server_addr" -p "$iperf_port" \
     -P "$1" -t "$seconds" --connect-timeout 3000 -J) || { stop_pids "$server"; return 1; }
   stop_pids "$server"
-  "$python" -c 'import json, sys; print("%.3f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' <<<"$result"
+  "$python" -c 'import json, sys
+r = json.load(sys.stdin)["end"]["sum_received"]
+print("bench:   iperf3: %d bytes" % r["bytes"], file=sys.stderr)
+print("%.3f" % (r["bits_per_second"] / 1e9))' <<<"$result"
 }
 
 run_wrk() {  # close|keepalive
@@ -321,7 +330,7 @@ run_wrk() {  # close|keepalive
   [[ $1 == close ]] && header=(-H "Connection: close")
   result=$("${pin_load[@]}" timeout $((seconds + 20)) wrk -t1 -c50 -d"${seconds}s" --timeout 2s \
     "${header[@]}" "http://$server_addr:$http_port/f128") || return 1
-  grep -E 'errors|Non-2xx' <<<"$result" | sed 's/^/bench:   wrk: /' >&2 || true
+  grep -E 'requests in|errors|Non-2xx' <<<"$result" | sed 's/^ */bench:   wrk: /' >&2 || true
   awk '/^Requests\/sec:/ { print $2 }' <<<"$result"
 }
 
@@ -343,10 +352,15 @@ measure() {  # proxy workload index: one measurement with a fresh proxy; prints 
   # on its port for a minute, and a proxy that probes its port without SO_REUSEADDR (detourd's
   # "port already in use" check) would refuse to start.
   proxy_port=$((15001 + $3 % 500))
-  local status=0 value=""
+  local status=0 value="" tracer=""
   if ! start_proxy "$proxy"; then
     stop_proxy
     return 1
+  fi
+  if [[ -n $trace && -n ${proxy_pids[0]:-} ]]; then
+    ${trace//%n/$proxy-$workload-$3} -p "${proxy_pids[-1]}" >&2 &
+    tracer=$!
+    sleep 1  # the tracer attaches asynchronously; this is a diagnostic mode, not a measurement
   fi
   case $workload in
     iperf1) value=$(run_iperf 1) || status=$? ;;
@@ -356,6 +370,10 @@ measure() {  # proxy workload index: one measurement with a fresh proxy; prints 
     idle_rss) value=$(run_idle) || status=$? ;;
     latency) value=$(run_latency) || status=$? ;;
   esac
+  if [[ -n $tracer ]]; then
+    kill -INT "$tracer" 2>/dev/null || true
+    wait "$tracer" 2>/dev/null || true
+  fi
   stop_proxy
   ((status == 0)) && [[ -n $value ]] || return 1
   echo "$value"
