@@ -21,6 +21,7 @@ usage: scripts/bench.sh [options]            (run as root)
   --workers N      scaling run: detourd workers N, HAProxy nbthread N, nothing pinned to a CPU
   --reps N         repetitions (default 3; median reported)
   --seconds N      duration of each iperf3/wrk load (default 5)
+  --idle N         idle connections held for the RSS figure (default 5000)
   --out DIR        results directory (default build/bench, or build/bench-workersN)
   --no-install     fail instead of installing missing peers with apt-get
   --trace CMD      attach CMD -p PID to the (first) proxy process during each load and stop it with
@@ -42,6 +43,7 @@ seconds=5
 out=""
 install=1
 inner=0
+idle_count=""
 trace=""
 
 while (($#)); do
@@ -53,6 +55,7 @@ while (($#)); do
     --workers) workers=$2; shift ;;
     --reps) reps=$2; shift ;;
     --seconds) seconds=$2; shift ;;
+    --idle) idle_count=$2; shift ;;
     --out) out=$2; shift ;;
     --no-install) install=0 ;;
     --trace) trace=$2; shift ;;
@@ -67,7 +70,7 @@ if ((quick)); then
   reps=1
   seconds=1
 fi
-idle_count=$((quick ? 500 : 5000))
+idle_count=${idle_count:-$((quick ? 500 : 5000))}
 latency_count=$((quick ? 200 : 1000))
 if [[ -z $out ]]; then
   out=$repo_dir/build/bench
@@ -136,7 +139,7 @@ if ((!inner)); then
   log "namespace $ns, results in $out"
   ip netns exec "$ns" env BENCH_NS="$ns" bash "${BASH_SOURCE[0]}" --inner --only "$only" \
     --workloads "$workloads" --detourd "$detourd_bin" --workers "$workers" --reps "$reps" \
-    --seconds "$seconds" --out "$out" --trace "$trace" "${quick_flag[@]}"
+    --seconds "$seconds" --idle "$idle_count" --out "$out" --trace "$trace" "${quick_flag[@]}"
   exit 0
 fi
 
@@ -148,6 +151,7 @@ work=$(mktemp -d /tmp/detour-bench.XXXXXX)
 chmod 755 "$work"
 server_pids=()
 proxy_pids=()
+redsocks_pid=""
 
 stop_pids() {
   local pid
@@ -276,11 +280,17 @@ EOF
       "${pin_proxy[@]}" setpriv --reuid=nobody --regid=nogroup --clear-groups \
         microsocks -i 127.0.0.1 -p "$socks_port" 2>/dev/null & # it logs every connection
       proxy_pids+=($!)
+      # redsocks' default connection cap derives from a descriptor count it guesses: raise it to
+      # what the idle workload holds.
       cat >"$work/redsocks.conf" <<EOF
-base { log_debug = off; log_info = off; log = stderr; daemon = off; redirector = iptables; }
+base {
+  log_debug = off; log_info = off; log = stderr; daemon = off; redirector = iptables;
+  rlimit_nofile = $(ulimit -n); redsocks_conn_max = $((idle_count + 1000));
+}
 redsocks { local_ip = 127.0.0.1; local_port = $proxy_port; ip = 127.0.0.1; port = $socks_port; type = socks5; }
 EOF
       "${pin_proxy[@]}" redsocks -c "$work/redsocks.conf" 2>>"$work/redsocks.log" &
+      redsocks_pid=$!
       proxy_pids+=($!)
       wait_listen "$socks_port" || return 1
       # redsocks talks to microsocks on loopback (not redirected); microsocks runs as nobody.
@@ -335,10 +345,18 @@ run_wrk() {  # close|keepalive
 }
 
 run_idle() {
-  local pids
+  local pids count=$idle_count limit
   pids=$(IFS=,; echo "${proxy_pids[*]}")
+  if [[ ${proxy_pids[-1]} == "$redsocks_pid" ]]; then
+    # redsocks holds two splice pipes per connection even when idle: six descriptors each.
+    limit=$((($(ulimit -n) - 100) / 6))
+    if ((count > limit)); then
+      log "  redsocks: $count idle connections need more than ulimit -n $(ulimit -n); holding $limit"
+      count=$limit
+    fi
+  fi
   "${pin_load[@]}" timeout 120 "${tcpbench[@]}" hold --addr "$server_addr" --port "$greet_port" \
-    --count "$idle_count" --pids "$pids" --max-seconds 90
+    --count "$count" --pids "$pids" --max-seconds 90
 }
 
 run_latency() {

@@ -74,9 +74,12 @@ def hold(args):
     pending = 0
     opened = 0
     deadline = time.monotonic() + args.max_seconds
+    last_progress = time.monotonic()
     while len(held) < args.count:
-        if time.monotonic() > deadline:
-            sys.exit(f"hold: only {len(held)} of {args.count} connections greeted in {args.max_seconds}s")
+        now = time.monotonic()
+        if now > deadline or now - last_progress > args.stall_seconds:
+            sys.exit(f"hold: only {len(held)} of {args.count} connections greeted "
+                     f"({'stalled' if now <= deadline else 'out of time'})")
         # A bounded number in flight keeps every proxy's accept queue from overflowing (a lost SYN
         # costs a one-second retransmission and would measure the queue, not the memory).
         while pending < args.in_flight and opened < args.count:
@@ -97,6 +100,7 @@ def hold(args):
             if data != GREETING:
                 sys.exit(f"hold: connection closed before the greeting ({data!r})")
             held.append(s)
+            last_progress = time.monotonic()
     # Let the proxy settle (deferred frees, pipe returns) before reading its memory.
     time.sleep(args.settle)
     after = read_rss_kib(pids)
@@ -149,6 +153,7 @@ def main():
     p.add_argument("--in-flight", type=int, default=128)
     p.add_argument("--settle", type=float, default=0.5)
     p.add_argument("--max-seconds", type=float, default=60)
+    p.add_argument("--stall-seconds", type=float, default=10)
     p.set_defaults(func=hold)
     p = sub.add_parser("latency")
     p.add_argument("--addr", required=True)
