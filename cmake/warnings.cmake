@@ -2,7 +2,7 @@
 add_library(detour_warnings INTERFACE)
 target_compile_options(detour_warnings INTERFACE
   -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion -Wpedantic
-  -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wnull-dereference
+  -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
   -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
 
 add_library(detour_sanitizers INTERFACE)

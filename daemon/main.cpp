@@ -1,3 +1,106 @@
+// detourd: the command line. Everything it runs lives in the core library.
 #include "detour/config/config.hpp"
+#include "detour/daemon/run.hpp"
+#include "detour/proxy/listener.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
-int main() { auto c = detour::default_config(); std::printf("%u\n", c.port); }
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+namespace {
+
+constexpr const char* description = R"(detourd - transparent TCP proxy daemon
+
+The kernel's nftables `redirect` sends TCP connections to detourd's port; detourd recovers each
+connection's original destination (SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST) and relays it there
+with splice(2), answers it with an echo line, or resets it.
+
+Without a subcommand, detourd runs as `detourd run`.)";
+
+constexpr const char* footer = R"(
+Examples:
+  detourd run                          relay with the built-in default configuration
+  detourd run -c /etc/detour/detour.yaml
+  detourd run --mode echo --port 15001 show what a redirected connection looks like
+  detourd check -c detour.yaml         validate a configuration file and exit
+
+Signals: SIGTERM/SIGINT drain and stop. Exit status: 0 success, 1 configuration or startup error,
+2 command-line usage error. Configuration reference: config/detour.yaml (every key, default, unit).)";
+
+// Logs go to stderr (stdout is for command output). Under systemd the journal stamps each line, so
+// the timestamp is left out there.
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("detourd");
+  logger->set_pattern(std::getenv("JOURNAL_STREAM") ? "[%l] %v" : "[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+detour::config load(const std::string& path) {
+  return path.empty() ? detour::default_config() : detour::load_config_file(path);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{description, "detourd"};
+  app.footer(footer);
+  app.require_subcommand(0, 1);
+
+  std::string config_path;
+  std::optional<std::string> mode_override;
+  std::optional<std::uint16_t> port_override;
+  std::optional<unsigned> workers_override;
+
+  auto* run = app.add_subcommand("run", "Run the proxy (the default).");
+  run->add_option("-c,--config", config_path, "YAML configuration file (default: the built-in configuration)")
+      ->check(CLI::ExistingFile);
+  run->add_option("--mode", mode_override, "Override `mode`: direct, echo or reject")
+      ->check(CLI::IsMember({"direct", "echo", "reject"}));
+  run->add_option("--port", port_override, "Override `port`: the port redirected connections arrive at")
+      ->check(CLI::Range(1, 65535));
+  run->add_option("--workers", workers_override, "Override `workers`: worker threads (default: one per CPU)")
+      ->check(CLI::Range(1, 1024));
+
+  auto* check = app.add_subcommand("check", "Validate a configuration file and exit 0 (valid) or 1.");
+  check->add_option("-c,--config", config_path, "YAML configuration file")->required();
+
+  auto* version = app.add_subcommand("version", "Print the version and exit.");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version come through here with status 0; anything else is a usage error.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  try {
+    if (version->parsed()) {
+      std::printf("detourd %s\n", DETOUR_VERSION);
+      return 0;
+    }
+    if (check->parsed()) {
+      detour::load_config_file(config_path);
+      std::printf("%s: ok\n", config_path.c_str());
+      return 0;
+    }
+    auto cfg = load(config_path);
+    if (mode_override) cfg.mode = *detour::parse_mode(*mode_override);
+    if (port_override) cfg.port = *port_override;
+    if (workers_override) cfg.workers = *workers_override;
+    setup_logging(cfg.log_level);
+    return detour::daemon::run(cfg);
+  } catch (const detour::config_error& e) {
+    std::fprintf(stderr, "detourd: %s\n", e.what());
+    return 1;
+  } catch (const detour::proxy::startup_error& e) {
+    std::fprintf(stderr, "detourd: %s\n", e.what());
+    return 1;
+  }
+}

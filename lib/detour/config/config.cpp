@@ -75,6 +75,7 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
     if (out.connect_timeout.count() == 0) fail(source_name, v->Mark(), "connect_timeout", "must be longer than 0ms");
   }
   if (auto v = top.take("idle_timeout")) out.idle_timeout = read_duration(source_name, *v, "idle_timeout");
+  if (auto v = top.take("drain_timeout")) out.drain_timeout = read_duration(source_name, *v, "drain_timeout");
   if (auto v = top.take("log")) read_log(source_name, *v, out);
   if (auto v = top.take("intercept")) read_intercept(source_name, *v, out.intercept);
   top.finish();

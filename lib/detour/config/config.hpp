@@ -63,6 +63,7 @@ struct config {
   std::uint32_t mark = 0x1d7;
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds idle_timeout{std::chrono::hours(1)};
+  std::chrono::milliseconds drain_timeout{std::chrono::seconds(5)};
   std::string log_level = "info";
   intercept_config intercept;
 };

@@ -1,0 +1,135 @@
+#include "detour/daemon/run.hpp"
+
+#include "detour/net/socket_options.hpp"
+#include "detour/proxy/listener.hpp"
+#include "detour/proxy/worker.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+#include <csignal>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace detour::daemon {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+// SO_MARK needs CAP_NET_ADMIN; find out now rather than on the first connection.
+void check_mark_privilege(std::uint32_t mark) {
+  if (mark == 0) return;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  auto ec = net::set_mark(fd, mark);
+  ::close(fd);
+  if (ec) {
+    throw proxy::startup_error(fmt::format(
+        "mark {:#x}: setting SO_MARK failed: {} (needs CAP_NET_ADMIN: run as root or grant the capability, "
+        "or set mark: 0 and exclude detourd's user with intercept.exclude_self_uid)",
+        mark, ec.message()));
+  }
+}
+
+// Each connection costs three descriptors at peak (two sockets, and a pipe pair while bytes move).
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+bool ipv6_available() {
+  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+sigset_t handled_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+}  // namespace
+
+int run(const config& cfg) {
+  // Blocked before any thread exists, so every worker inherits the mask and only sigwaitinfo below
+  // ever sees these signals.
+  auto signals = handled_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  check_mark_privilege(cfg.mark);
+  raise_descriptor_limit();
+
+  std::vector<tcp::endpoint> endpoints{{asio::ip::address_v4::any(), cfg.port}};
+  if (ipv6_available()) {
+    endpoints.emplace_back(asio::ip::address_v6::any(), cfg.port);
+  } else {
+    spdlog::warn("detourd: IPv6 is not available; listening on IPv4 only");
+  }
+  for (const auto& endpoint : endpoints) proxy::ensure_port_free(endpoint);
+
+  const unsigned count = cfg.workers != 0 ? cfg.workers : std::max(1U, std::thread::hardware_concurrency());
+  auto snapshot = std::make_shared<const config>(cfg);
+  std::vector<std::unique_ptr<proxy::worker>> workers;
+  for (unsigned i = 0; i < count; ++i) {
+    workers.push_back(std::make_unique<proxy::worker>(i, snapshot));
+    for (const auto& endpoint : endpoints) workers.back()->listen(endpoint);
+  }
+
+  for (auto& w : workers) w->start();
+  spdlog::info("detourd: ready: mode {}, port {}, {} worker{}", to_string(cfg.mode), cfg.port, count,
+               count == 1 ? "" : "s");
+  sd_notifyf(0, "READY=1\nSTATUS=relaying on port %u (%s mode)\nMAINPID=%d", cfg.port,
+             std::string(to_string(cfg.mode)).c_str(), static_cast<int>(::getpid()));
+
+  for (;;) {
+    siginfo_t info{};
+    int sig = ::sigwaitinfo(&signals, &info);
+    if (sig == SIGHUP) {
+      spdlog::warn("detourd: SIGHUP: configuration reload is not supported yet; keeping the running config");
+      continue;
+    }
+    if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::info("detourd: {} received; draining for up to {}ms", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                   cfg.drain_timeout.count());
+      break;
+    }
+  }
+  sd_notify(0, "STOPPING=1");
+
+  for (auto& w : workers) w->stop(cfg.drain_timeout);
+  for (auto& w : workers) w->join();
+
+  proxy::stats total;
+  for (auto& w : workers) {
+    const auto& s = w->counters();
+    total.accepted.add(s.accepted.get());
+    total.relayed.add(s.relayed.get());
+    total.not_redirected.add(s.not_redirected.get());
+    total.loops.add(s.loops.get());
+    total.upstream_failures.add(s.upstream_failures.get());
+  }
+  spdlog::info("detourd: stopped: accepted={} relayed={} not_redirected={} loops={} upstream_failures={}",
+               total.accepted.get(), total.relayed.get(), total.not_redirected.get(), total.loops.get(),
+               total.upstream_failures.get());
+  return 0;
+}
+
+}  // namespace detour::daemon

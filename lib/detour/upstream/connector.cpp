@@ -1,0 +1,58 @@
+#include "detour/upstream/connector.hpp"
+
+#include "detour/net/socket_options.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+namespace detour::upstream {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+std::optional<tcp::socket> open_upstream_socket(const asio::any_io_executor& executor, const tcp& protocol,
+                                                const connect_options& options, std::string& failure) {
+  tcp::socket socket(executor);
+  boost::system::error_code ec;
+  socket.open(protocol, ec);
+  if (ec) {
+    failure = fmt::format("socket: {}", ec.message());
+    return std::nullopt;
+  }
+  if (options.mark != 0) {
+    if (auto err = net::set_mark(socket.native_handle(), options.mark)) {
+      failure = fmt::format("SO_MARK {:#x}: {}", options.mark, err.message());
+      return std::nullopt;
+    }
+  }
+  return socket;
+}
+
+asio::awaitable<std::string> connect_within(tcp::socket& socket, const tcp::endpoint& target,
+                                            std::chrono::milliseconds timeout) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(socket.get_executor(), timeout);
+  auto result = co_await (socket.async_connect(target, asio::as_tuple(asio::use_awaitable)) ||
+                          timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (result.index() == 1) co_return "connect timeout";
+  auto [ec] = std::get<0>(result);
+  if (ec) co_return ec.message();
+  co_return std::string();
+}
+
+asio::awaitable<connect_outcome> connect_direct(tcp::endpoint target, const connect_options& options) {
+  connect_outcome out;
+  out.via = "direct";
+  auto executor = co_await asio::this_coro::executor;
+  auto socket = open_upstream_socket(executor, target.protocol(), options, out.failure);
+  if (!socket) co_return out;
+  out.failure = co_await connect_within(*socket, target, options.timeout);
+  if (out.failure.empty()) out.socket = std::move(socket);
+  co_return out;
+}
+
+}  // namespace detour::upstream

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package detour needs to build, run and test. Idempotent: apt-get runs only
+# when something is missing. Must run as root (or via sudo).
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build ccache pkg-config
+  libboost1.81-dev libnftnl-dev libmnl-dev libfmt-dev libspdlog-dev libyaml-cpp-dev libcli11-dev
+  libsystemd-dev catch2
+  # run and test: nft to inspect rules, iproute2 for namespaces, real peers started by the tests
+  nftables iproute2 netcat-openbsd python3 curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: missing packages: ${missing[*]}; run as root to install them" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
