@@ -22,8 +22,8 @@ namespace {
 
 }  // namespace
 
-tcp::acceptor make_listener(asio::io_context& context, const tcp::endpoint& endpoint) {
-  tcp::acceptor acceptor(context);
+net::acceptor make_listener(asio::io_context& context, const tcp::endpoint& endpoint) {
+  net::acceptor acceptor(context.get_executor());
   boost::system::error_code ec;
   acceptor.open(endpoint.protocol(), ec);
   if (ec) fail(endpoint, "socket", ec);

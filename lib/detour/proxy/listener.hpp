@@ -1,5 +1,7 @@
 #pragma once
 #include <boost/asio/io_context.hpp>
+#include "detour/net/socket.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 
 #include <cstdint>
@@ -10,7 +12,7 @@ namespace detour::proxy {
 
 // A listening socket for one worker: SO_REUSEPORT, so every worker has its own socket on the same
 // port and the kernel spreads accepted connections across them (no shared accept queue, no lock).
-boost::asio::ip::tcp::acceptor make_listener(boost::asio::io_context& context,
+net::acceptor make_listener(boost::asio::io_context& context,
                                              const boost::asio::ip::tcp::endpoint& endpoint);
 
 // Fails with a clear message if another process already holds the port. SO_REUSEPORT alone would

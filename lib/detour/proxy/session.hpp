@@ -2,7 +2,7 @@
 #include "detour/config/config.hpp"
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include "detour/net/socket.hpp"
 
 #include <memory>
 
@@ -13,7 +13,7 @@ class worker;
 // One accepted connection, start to end: recover the original destination, refuse what was not
 // redirected, then echo, reject or connect upstream and relay; always one log line at the end.
 // The session keeps the config snapshot it started with, whatever reloads happen meanwhile.
-boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket client, worker& owner,
+boost::asio::awaitable<void> run_session(net::socket client, worker& owner,
                                          std::shared_ptr<const config> cfg);
 
 }  // namespace detour::proxy

@@ -55,7 +55,7 @@ worker::~worker() {
 }
 
 void worker::listen(const tcp::endpoint& endpoint) {
-  acceptors_.push_back(std::make_unique<tcp::acceptor>(make_listener(context_, endpoint)));
+  acceptors_.push_back(std::make_unique<net::acceptor>(make_listener(context_, endpoint)));
   listen_port_ = endpoint.port();
 }
 
@@ -67,7 +67,7 @@ void worker::start() {
   thread_ = std::thread([this] { context_.run(); });
 }
 
-asio::awaitable<void> worker::accept_loop(tcp::acceptor& acceptor) {
+asio::awaitable<void> worker::accept_loop(net::acceptor& acceptor) {
   std::minstd_rand jitter(index_ + 1);
   auto last_warning = std::chrono::steady_clock::time_point{};
   asio::steady_timer backoff(context_);
@@ -105,13 +105,15 @@ asio::awaitable<void> worker::sweep_loop() {
     ++tick_;
     if (idle.count() == 0) continue;
     for (auto& entry : sessions_) {
-      if (entry.relaying && tick_ - entry.control.last_active() >= idle_ticks) entry.end("idle timeout");
+      auto last = entry.last_active();
+      if (last && tick_ - *last >= idle_ticks) entry.end("idle timeout");
     }
   }
 }
 
 void worker::end_all(const char* reason) {
-  for (auto& entry : sessions_) entry.end(reason);
+  // end() may unlink and destroy the entry (a session that was not waiting), so step first.
+  for (auto it = sessions_.begin(); it != sessions_.end();) (it++)->end(reason);
 }
 
 void worker::stop(std::chrono::milliseconds drain) {

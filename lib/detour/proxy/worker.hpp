@@ -2,7 +2,7 @@
 #include "detour/config/config.hpp"
 #include "detour/proxy/stats.hpp"
 #include "detour/relay/pipe_pool.hpp"
-#include "detour/relay/relay.hpp"
+#include "detour/net/socket.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,17 +20,15 @@
 namespace detour::proxy {
 
 // A session as the worker sees it: enough to find idle ones and to end them all at shutdown. It
-// lives inside the session's coroutine frame and unlinks itself when destroyed.
-struct session_entry
-    : boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
-  relay::relay_control control;
-  bool relaying = false;  // the idle timeout applies only once bytes can flow
-  const char* end_reason = nullptr;  // set when the worker ends the session from outside
-
-  void end(const char* reason) {
-    if (end_reason == nullptr) end_reason = reason;
-    control.abort();
-  }
+// unlinks itself when destroyed.
+class session_entry
+    : public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+ public:
+  virtual ~session_entry() = default;
+  // Ends the session from outside (idle timeout, shutdown); `reason` is a string literal.
+  virtual void end(const char* reason) = 0;
+  // The worker tick of the last byte moved, or nullopt while the idle timeout does not apply.
+  virtual std::optional<std::uint64_t> last_active() const = 0;
 };
 
 // One thread, one io_context, its own listening sockets: a connection lives on one worker for
@@ -61,14 +60,14 @@ class worker {
   void remove(session_entry& entry);
 
  private:
-  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
+  boost::asio::awaitable<void> accept_loop(net::acceptor& acceptor);
   boost::asio::awaitable<void> sweep_loop();
   void end_all(const char* reason);
 
   unsigned index_;
   std::shared_ptr<const config> config_;
   boost::asio::io_context context_{1};
-  std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
+  std::vector<std::unique_ptr<net::acceptor>> acceptors_;
   relay::pipe_pool pipes_;
   proxy::stats stats_;
   boost::intrusive::list<session_entry, boost::intrusive::constant_time_size<false>> sessions_;

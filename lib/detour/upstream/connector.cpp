@@ -14,9 +14,9 @@ namespace detour::upstream {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-std::optional<tcp::socket> open_upstream_socket(const asio::any_io_executor& executor, const tcp& protocol,
+std::optional<net::socket> open_upstream_socket(const net::socket::executor_type& executor, const tcp& protocol,
                                                 const connect_options& options, std::string& failure) {
-  tcp::socket socket(executor);
+  net::socket socket(executor);
   boost::system::error_code ec;
   socket.open(protocol, ec);
   if (ec) {
@@ -32,7 +32,14 @@ std::optional<tcp::socket> open_upstream_socket(const asio::any_io_executor& exe
   return socket;
 }
 
-asio::awaitable<std::string> connect_within(tcp::socket& socket, const tcp::endpoint& target,
+asio::awaitable<net::socket::executor_type> worker_executor() {
+  auto executor = co_await asio::this_coro::executor;
+  const auto* context_executor = executor.target<net::socket::executor_type>();
+  if (context_executor == nullptr) throw std::logic_error("connectors must run on an io_context executor");
+  co_return *context_executor;
+}
+
+asio::awaitable<std::string> connect_within(net::socket& socket, const tcp::endpoint& target,
                                             std::chrono::milliseconds timeout) {
   using namespace asio::experimental::awaitable_operators;
   asio::steady_timer timer(socket.get_executor(), timeout);
@@ -47,8 +54,7 @@ asio::awaitable<std::string> connect_within(tcp::socket& socket, const tcp::endp
 asio::awaitable<connect_outcome> connect_direct(tcp::endpoint target, const connect_options& options) {
   connect_outcome out;
   out.via = "direct";
-  auto executor = co_await asio::this_coro::executor;
-  auto socket = open_upstream_socket(executor, target.protocol(), options, out.failure);
+  auto socket = open_upstream_socket(co_await worker_executor(), target.protocol(), options, out.failure);
   if (!socket) co_return out;
   out.failure = co_await connect_within(*socket, target, options.timeout);
   if (out.failure.empty()) out.socket = std::move(socket);

@@ -1,5 +1,7 @@
 #pragma once
 #include <boost/asio/awaitable.hpp>
+#include "detour/net/socket.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
@@ -17,7 +19,7 @@ struct connect_options {
 // What a connector hands the session: a connected socket, or the reason there is none, worded for
 // the access log ("connect timeout", "Connection refused").
 struct connect_outcome {
-  std::optional<boost::asio::ip::tcp::socket> socket;
+  std::optional<net::socket> socket;
   // Bytes the upstream sent after its handshake reply (proxies may send early): the relay forwards
   // them to the client before anything else.
   std::string early_data;
@@ -31,13 +33,15 @@ boost::asio::awaitable<connect_outcome> connect_direct(boost::asio::ip::tcp::end
 
 // Opens a TCP socket for `target`'s family carrying the options every upstream socket must have
 // (the mark that keeps our own traffic out of our redirect rules). Shared by all connectors.
-std::optional<boost::asio::ip::tcp::socket> open_upstream_socket(const boost::asio::any_io_executor& executor,
-                                                                 const boost::asio::ip::tcp& protocol,
-                                                                 const connect_options& options,
-                                                                 std::string& failure);
+std::optional<net::socket> open_upstream_socket(const net::socket::executor_type& executor,
+                                                 const boost::asio::ip::tcp& protocol,
+                                                 const connect_options& options, std::string& failure);
+
+// The io_context executor the calling coroutine runs on (a worker's), for new upstream sockets.
+boost::asio::awaitable<net::socket::executor_type> worker_executor();
 
 // Connects `socket` within `timeout`; an empty string on success, else the reason.
-boost::asio::awaitable<std::string> connect_within(boost::asio::ip::tcp::socket& socket,
+boost::asio::awaitable<std::string> connect_within(net::socket& socket,
                                                    const boost::asio::ip::tcp::endpoint& target,
                                                    std::chrono::milliseconds timeout);
 

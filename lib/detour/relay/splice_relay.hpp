@@ -1,0 +1,77 @@
+#pragma once
+#include "detour/net/socket.hpp"
+#include "detour/relay/pipe_pool.hpp"
+
+#include <cstdint>
+#include <system_error>
+
+namespace detour::relay {
+
+// How one direction of a relay ended. EOF is the normal end, not an error.
+struct direction_result {
+  std::uint64_t bytes = 0;
+  bool eof = false;
+  std::error_code error;        // the kernel's error, on whichever socket failed
+  bool error_on_write = false;  // the destination socket failed, not the source
+};
+
+struct relay_result {
+  direction_result up;    // client -> upstream
+  direction_result down;  // upstream -> client
+};
+
+// Moves bytes both ways with splice(2) (socket -> pipe -> socket, no copy through user space) until
+// both directions have ended. EOF on one side becomes shutdown(SHUT_WR) on the other while the
+// opposite direction keeps flowing (half-close); an error in either direction aborts both, and the
+// owner decides whom to reset.
+//
+// Driven by completion handlers rather than coroutines on purpose: an idle relayed connection then
+// costs this object, its two sockets and two pending readiness waits (about 1 KiB), where a
+// coroutine per direction plus a join cost several KiB of frames.
+class splice_relay {
+ public:
+  splice_relay(net::socket client, net::socket upstream, pipe_pool& pipes, const std::uint64_t* clock);
+  virtual ~splice_relay() = default;
+  splice_relay(const splice_relay&) = delete;
+  splice_relay& operator=(const splice_relay&) = delete;
+
+  void start();
+  // Ends both directions now; on_finished() follows once their pending waits have completed.
+  void abort();
+
+  bool aborted() const { return aborted_; }
+  std::uint64_t last_active() const { return last_active_; }
+  const relay_result& result() const { return result_; }
+  net::socket& client() { return client_; }
+  net::socket& upstream() { return upstream_; }
+
+ protected:
+  // Both directions have ended and nothing is pending: the owner may close, log and delete.
+  virtual void on_finished() = 0;
+
+ private:
+  struct direction {
+    net::socket* from;
+    net::socket* to;
+    direction_result* result;
+    pipe_fds pipe{};
+    std::size_t in_pipe = 0;
+    bool done = false;
+  };
+
+  void run(direction& d);
+  void end(direction& d);
+  void wait(direction& d, net::socket& s, net::socket::wait_type type);
+
+  net::socket client_;
+  net::socket upstream_;
+  pipe_pool& pipes_;
+  const std::uint64_t* clock_;
+  std::uint64_t last_active_;
+  relay_result result_;
+  direction up_;
+  direction down_;
+  bool aborted_ = false;
+};
+
+}  // namespace detour::relay

@@ -1,0 +1,104 @@
+#pragma once
+#include <sys/types.h>
+
+#include <csignal>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace detour::test {
+
+using namespace std::chrono_literals;
+
+// The config every test starts from: the tests install their own redirect rule with nft, so
+// detourd's built-in rule installer stays off. Append more keys for the test at hand.
+std::string test_config(std::uint16_t port, std::string_view mode, std::string_view more = "");
+
+// What a detourd run that ended printed, and how it ended.
+struct finished_run {
+  int exit_code = -1;  // 128 + signal when killed
+  std::string out;
+  std::string err;
+};
+
+// Runs `detourd ARGS...` to completion (check, version, a run that must fail at startup).
+// Throws if it has not exited within `timeout` (it is killed first). `launcher`, when given, is a
+// command line (absolute path first) that runs detourd, e.g. setpriv dropping a capability.
+finished_run run_detourd(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 20s,
+                         const std::vector<std::string>& launcher = {});
+
+// A temporary directory, removed with its contents when destroyed.
+class temp_dir {
+ public:
+  temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  ~temp_dir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path write(std::string_view name, std::string_view contents) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The real detourd binary running `run -c <config>` in this process's network namespace. The
+// constructor returns once detourd has said READY=1 on NOTIFY_SOCKET (its listeners are bound),
+// and throws with detourd's stderr if it exits or stays silent instead. stderr is collected as it
+// comes, so a test can wait for a log line without sleeping. The destructor kills the process
+// (by its pid only) if the test did not stop it; detourd also dies with the test process
+// (PR_SET_PDEATHSIG), so not even a crashed test leaves it behind.
+class detourd_process {
+ public:
+  explicit detourd_process(std::string_view config_yaml, const std::vector<std::string>& extra_args = {},
+                           std::chrono::milliseconds ready_timeout = 20s);
+  detourd_process(const detourd_process&) = delete;
+  detourd_process& operator=(const detourd_process&) = delete;
+  ~detourd_process();
+
+  pid_t pid() const { return pid_; }
+
+  // True once `needle` appears in stderr; false if it has not within `timeout`.
+  bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout = 10s) const;
+  std::string log() const;
+  // How many lines of stderr contain `needle` so far.
+  std::size_t count_log_lines(std::string_view needle) const;
+
+  // Sends `signal` and returns at once.
+  void send_signal(int signal) const;
+  // Waits for detourd to exit; returns the exit code (128 + signal when killed). Throws if it has
+  // not exited within `timeout` (it is killed first).
+  int wait_for_exit(std::chrono::milliseconds timeout = 20s);
+  // SIGTERM (or `signal`), then waits for the exit; returns the exit code (128 + signal when killed). Throws if
+  // detourd has not exited within `timeout` (it is killed first).
+  int stop(std::chrono::milliseconds timeout = 20s, int signal = SIGTERM);
+  // The last line of stderr: after stop(), the counters line.
+  std::string last_log_line() const;
+  // A counter from the stop line (`detourd: stopped: accepted=N relayed=N ...`); nullopt if absent.
+  std::optional<std::uint64_t> stop_counter(std::string_view name) const;
+
+ private:
+  void read_output();
+  // Waits for the child's exit; -1 on timeout.
+  int wait_exit(std::chrono::milliseconds timeout);
+
+  temp_dir dir_;
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  int stderr_pipe_ = -1;
+  std::optional<int> exit_code_;
+  std::thread reader_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable grew_;
+  std::string log_;
+  bool log_closed_ = false;
+};
+
+}  // namespace detour::test
