@@ -364,6 +364,18 @@ run_latency() {
     --count "$latency_count" --max-seconds 90
 }
 
+cpu_ticks() {  # pid...: user+system clock ticks used so far by these processes (all threads)
+  local pid total=0 line fields
+  for pid in "$@"; do
+    read -r line <"/proc/$pid/stat" || continue
+    # The fields after the command name (in parentheses, may hold spaces): state is field 3, so
+    # utime (14) and stime (15) are at 11 and 12.
+    read -ra fields <<<"${line##*) }"
+    total=$((total + fields[11] + fields[12]))
+  done
+  echo "$total"
+}
+
 measure() {  # proxy workload index: one measurement with a fresh proxy; prints the figure
   local proxy=$1 workload=$2
   # A fresh listening port each time: connections the previous proxy closed first sit in TIME_WAIT
@@ -380,6 +392,8 @@ measure() {  # proxy workload index: one measurement with a fresh proxy; prints 
     tracer=$!
     sleep 1  # the tracer attaches asynchronously; this is a diagnostic mode, not a measurement
   fi
+  local ticks_before started=$EPOCHREALTIME
+  ticks_before=$(cpu_ticks "${proxy_pids[@]}")
   case $workload in
     iperf1) value=$(run_iperf 1) || status=$? ;;
     iperf8) value=$(run_iperf 8) || status=$? ;;
@@ -388,6 +402,13 @@ measure() {  # proxy workload index: one measurement with a fresh proxy; prints 
     idle_rss) value=$(run_idle) || status=$? ;;
     latency) value=$(run_latency) || status=$? ;;
   esac
+  if ((${#proxy_pids[@]})); then
+    # How busy the proxy was: near 100% means it was the bottleneck, well below means the load
+    # generators (on the other CPU) were, and the proxy only added latency.
+    log "  $proxy $workload: proxy CPU $(awk -v t=$(($(cpu_ticks "${proxy_pids[@]}") - ticks_before)) \
+      -v hz="$(getconf CLK_TCK)" -v s="$(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" \
+      'BEGIN { printf "%.0f%%", 100 * t / hz / s }')"
+  fi
   if [[ -n $tracer ]]; then
     kill -INT "$tracer" 2>/dev/null || true
     wait "$tracer" 2>/dev/null || true
