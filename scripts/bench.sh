@@ -18,6 +18,8 @@ usage: scripts/bench.sh [options]            (run as root)
   --only LIST      comma-separated subset of: direct,haproxy,haproxy-splice,redsocks,detourd
   --workloads LIST comma-separated subset of: iperf1,iperf8,wrk_close,wrk_keepalive,idle_rss,latency
   --detourd PATH   detourd binary (default: build/daemon/detourd)
+  --compare PATH   also run this second detourd binary as proxy `detourd-b` (A/B of a change in one
+                   run, interleaved); add detourd-b to --only if --only is given
   --workers N      scaling run: detourd workers N, HAProxy nbthread N, nothing pinned to a CPU
   --reps N         repetitions (default 3; median reported)
   --seconds N      duration of each iperf3/wrk load (default 5)
@@ -44,6 +46,7 @@ out=""
 install=1
 inner=0
 idle_count=""
+compare_bin=""
 trace=""
 
 while (($#)); do
@@ -52,6 +55,7 @@ while (($#)); do
     --only) only=$2; shift ;;
     --workloads) workloads=$2; shift ;;
     --detourd) detourd_bin=$2; shift ;;
+    --compare) compare_bin=$(realpath -m "$2"); shift ;;
     --workers) workers=$2; shift ;;
     --reps) reps=$2; shift ;;
     --seconds) seconds=$2; shift ;;
@@ -112,6 +116,9 @@ if ((!inner)); then
     # Debian starts the services it installs where there is an init system; we want none running.
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) >&2
   fi
+  if [[ -n $compare_bin && $only == "$all_proxies" ]]; then
+    only+=,detourd-b
+  fi
   if [[ ,$only, == *,detourd,* && ! -x $detourd_bin ]]; then
     log "no detourd at $detourd_bin: build it first (cmake -S . -B build -G Ninja && ninja -C build detourd); skipping detourd"
     only=$(tr ',' '\n' <<<"$only" | grep -vx detourd | paste -sd, -)
@@ -138,7 +145,7 @@ if ((!inner)); then
   ((quick == 0)) || quick_flag=(--quick)
   log "namespace $ns, results in $out"
   ip netns exec "$ns" env BENCH_NS="$ns" bash "${BASH_SOURCE[0]}" --inner --only "$only" \
-    --workloads "$workloads" --detourd "$detourd_bin" --workers "$workers" --reps "$reps" \
+    --workloads "$workloads" --detourd "$detourd_bin" --compare "$compare_bin" --workers "$workers" --reps "$reps" \
     --seconds "$seconds" --idle "$idle_count" --out "$out" --trace "$trace" "${quick_flag[@]}"
   exit 0
 fi
@@ -296,7 +303,7 @@ EOF
       # redsocks talks to microsocks on loopback (not redirected); microsocks runs as nobody.
       redirect "meta skuid nobody"
       ;;
-    detourd)
+    detourd | detourd-b)
       cat >"$work/detour.yaml" <<EOF
 mode: direct
 port: $proxy_port
@@ -305,7 +312,8 @@ mark: $mark
 log: {level: warn}
 intercept: {enabled: false}
 EOF
-      "${pin_proxy[@]}" "$detourd_bin" run -c "$work/detour.yaml" 2>>"$work/detourd.log" &
+      "${pin_proxy[@]}" "$([[ $name == detourd ]] && echo "$detourd_bin" || echo "$compare_bin")" \
+        run -c "$work/detour.yaml" 2>>"$work/detourd.log" &
       proxy_pids+=($!)
       redirect "meta mark $mark"
       ;;
@@ -437,7 +445,7 @@ for rep in $(seq "$reps"); do
       else
         log "rep $rep/$reps $proxy $workload: FAILED"
         failures=$((failures + 1))
-        for file in "$work/${proxy%-splice}.log" "$work/nginx-error.log"; do
+        for file in "$work/${proxy%%-*}.log" "$work/nginx-error.log"; do
           if [[ -s $file ]]; then tail -n 5 "$file" | sed "s|^|bench:   $(basename "$file"): |" >&2; fi
         done
       fi

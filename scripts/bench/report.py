@@ -12,6 +12,7 @@ PROXIES = [
     ("haproxy", "HAProxy"),
     ("redsocks", "redsocks→microsocks"),
     ("detourd", "detourd"),
+    ("detourd-b", "detourd (B)"),
 ]
 # (key, label, higher_is_better)
 WORKLOADS = [
@@ -51,8 +52,11 @@ def main():
     has_pair = any(k == "detourd" for k, _ in present) and any(k == "haproxy-splice" for k, _ in present)
     if has_pair:
         head += " | detourd / HAProxy splice"
+    has_b = any(k == "detourd-b" for k, _ in present) and any(k == "detourd" for k, _ in present)
+    if has_b:
+        head += " | B / detourd"
     lines.append(head + " |")
-    lines.append("|---" * (len(present) + 1 + (1 if has_pair else 0)) + "|")
+    lines.append("|---" * (len(present) + 1 + int(has_pair) + int(has_b)) + "|")
     for key, label, _higher in workloads:
         direct = median.get(("direct", key))
         cells = []
@@ -66,6 +70,9 @@ def main():
         if has_pair:
             d, h = median.get(("detourd", key)), median.get(("haproxy-splice", key))
             row += " | " + (f"**{d / h:.2f}×**" if d is not None and h else "—")
+        if has_b:
+            d, b = median.get(("detourd", key)), median.get(("detourd-b", key))
+            row += " | " + (f"{b / d:.2f}×" if d and b is not None else "—")
         lines.append(row + " |")
     lines.append("")
     lines.append("Figures are medians; (×) is the ratio to `direct` in the same run. "
