@@ -55,7 +55,7 @@ while (($#)); do
     --only) only=$2; shift ;;
     --workloads) workloads=$2; shift ;;
     --detourd) detourd_bin=$2; shift ;;
-    --compare) compare_bin=$(realpath -m "$2"); shift ;;
+    --compare) compare_bin=$2; shift ;;
     --workers) workers=$2; shift ;;
     --reps) reps=$2; shift ;;
     --seconds) seconds=$2; shift ;;
@@ -82,6 +82,7 @@ if [[ -z $out ]]; then
 fi
 detourd_bin=$(realpath -m "$detourd_bin")
 out=$(realpath -m "$out")
+[[ -z $compare_bin ]] || compare_bin=$(realpath -m "$compare_bin")
 
 # Addresses and ports inside the namespace. The servers live on a bridge with no ports (this
 # kernel has no `dummy` driver); a bridge's own addresses are local like any other.
