@@ -2,6 +2,7 @@
 #include "detour/config/config.hpp"
 #include "detour/daemon/run.hpp"
 #include "detour/proxy/listener.hpp"
+#include "detour/rules/rules_commands.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <optional>
 #include <string>
 
@@ -29,6 +31,7 @@ Examples:
   detourd run -c /etc/detour/detour.yaml
   detourd run --mode echo --port 15001 show what a redirected connection looks like
   detourd check -c detour.yaml         validate a configuration file and exit
+  detourd rules show -c detour.yaml    print the nftables rules `run` would install
 
 Signals: SIGTERM/SIGINT drain and stop. Exit status: 0 success, 1 configuration or startup error,
 2 command-line usage error. Configuration reference: config/detour.yaml (every key, default, unit).)";
@@ -71,6 +74,17 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check", "Validate a configuration file and exit 0 (valid) or 1.");
   check->add_option("-c,--config", config_path, "YAML configuration file")->required();
 
+  auto* rules = app.add_subcommand("rules", "Show, install or remove the nftables capture rules.");
+  rules->require_subcommand(1);
+  auto* rules_show = rules->add_subcommand("show", "Print the rules `run` would install (nft syntax); change nothing.");
+  auto* rules_install = rules->add_subcommand(
+      "install", "Install the rules as an un-owned table that stays after exit (for init containers).");
+  auto* rules_remove = rules->add_subcommand("remove", "Delete the table installed by `rules install`.");
+  for (auto* sub : {rules_show, rules_install, rules_remove}) {
+    sub->add_option("-c,--config", config_path, "YAML configuration file (default: the built-in configuration)")
+        ->check(CLI::ExistingFile);
+  }
+
   auto* version = app.add_subcommand("version", "Print the version and exit.");
 
   try {
@@ -90,6 +104,12 @@ int main(int argc, char** argv) {
       std::printf("%s: ok\n", config_path.c_str());
       return 0;
     }
+    if (rules->parsed()) {
+      auto cfg = load(config_path);
+      if (rules_show->parsed()) return detour::rules::rules_show(cfg, std::cout);
+      if (rules_install->parsed()) return detour::rules::rules_install(cfg, std::cerr);
+      return detour::rules::rules_remove(cfg, std::cerr);
+    }
     auto cfg = load(config_path);
     if (mode_override) cfg.mode = *detour::parse_mode(*mode_override);
     if (port_override) cfg.port = *port_override;
@@ -100,6 +120,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "detourd: %s\n", e.what());
     return 1;
   } catch (const detour::proxy::startup_error& e) {
+    std::fprintf(stderr, "detourd: %s\n", e.what());
+    return 1;
+  } catch (const detour::rules::rules_error& e) {
     std::fprintf(stderr, "detourd: %s\n", e.what());
     return 1;
   }

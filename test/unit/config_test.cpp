@@ -127,7 +127,8 @@ TEST_CASE("a bad config names file, line, column, key and reason", "[config]") {
   }
   SECTION("nat priority the kernel would refuse") {
     CHECK(error_of("intercept:\n  priority: -300\n") ==
-          "detour.yaml:2:13: intercept.priority: expected an integer from -199 to 2147483647, got \"-300\"");
+          "detour.yaml:2:13: intercept.priority: -300 is too low: the kernel accepts nat chains only above -200 "
+        "(conntrack runs at -200)");
   }
   SECTION("boolean") {
     CHECK(error_of("intercept:\n  enabled: yes\n") ==

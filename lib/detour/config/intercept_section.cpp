@@ -5,9 +5,26 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace detour::config_detail {
 namespace {
+
+// Interface names go into nft ifname sets, which match whole names: no wildcards, and the kernel's
+// IFNAMSIZ of 16 bytes including the terminating zero.
+std::vector<std::string> read_interfaces(std::string_view source, const YAML::Node& node, std::string_view key) {
+  return read_list<std::string>(source, node, key, [&](const YAML::Node& item, const std::string& path) {
+    auto name = read_string(source, item, path);
+    bool bad_char = std::any_of(name.begin(), name.end(), [](char c) {
+      return c == '/' || c == ':' || c == '*' || c == '"' || std::isspace(static_cast<unsigned char>(c));
+    });
+    if (name.empty() || name.size() > 15 || bad_char) {
+      fail(source, item.Mark(), path,
+           fmt::format("\"{}\" is not an interface name (1 to 15 characters, no wildcards, spaces, / or :)", name));
+    }
+    return name;
+  });
+}
 
 void read_outbound(std::string_view source, const YAML::Node& node, outbound_capture& out) {
   mapping m(source, node, "intercept.outbound");
@@ -23,7 +40,7 @@ void read_outbound(std::string_view source, const YAML::Node& node, outbound_cap
   if (auto v = m.take("gids")) out.gids = read_ids(source, *v, m.key_path("gids"));
   if (auto v = m.take("exclude_gids")) out.exclude_gids = read_ids(source, *v, m.key_path("exclude_gids"));
   if (auto v = m.take("exclude_interfaces")) {
-    out.exclude_interfaces = read_strings(source, *v, m.key_path("exclude_interfaces"));
+    out.exclude_interfaces = read_interfaces(source, *v, m.key_path("exclude_interfaces"));
   }
   m.finish();
 }
@@ -31,7 +48,7 @@ void read_outbound(std::string_view source, const YAML::Node& node, outbound_cap
 void read_inbound(std::string_view source, const YAML::Node& node, inbound_capture& out) {
   mapping m(source, node, "intercept.inbound");
   if (auto v = m.take("enabled")) out.enabled = read_bool(source, *v, m.key_path("enabled"));
-  if (auto v = m.take("interfaces")) out.interfaces = read_strings(source, *v, m.key_path("interfaces"));
+  if (auto v = m.take("interfaces")) out.interfaces = read_interfaces(source, *v, m.key_path("interfaces"));
   if (auto v = m.take("sources")) out.sources = read_cidrs(source, *v, m.key_path("sources"));
   if (auto v = m.take("exclude_sources")) out.exclude_sources = read_cidrs(source, *v, m.key_path("exclude_sources"));
   if (auto v = m.take("ports")) out.ports = read_port_ranges(source, *v, m.key_path("ports"));
@@ -63,8 +80,14 @@ void read_intercept(std::string_view source, const YAML::Node& node, intercept_c
     }
   }
   if (auto v = m.take("priority")) {
-    // A nat chain below -200 is refused by the kernel (EOPNOTSUPP); say so before touching it.
-    out.priority = static_cast<int>(read_int(source, *v, "intercept.priority", -199, 2147483647));
+    auto priority = read_int(source, *v, "intercept.priority", -2147483648LL, 2147483647);
+    // The kernel refuses a nat chain at -200 or below with a bare EOPNOTSUPP; say why before
+    // anything on the host changes.
+    if (priority <= -200) {
+      fail(source, v->Mark(), "intercept.priority",
+           fmt::format("{} is too low: the kernel accepts nat chains only above -200 (conntrack runs at -200)", priority));
+    }
+    out.priority = static_cast<int>(priority);
   }
   if (auto v = m.take("exclude_self_uid")) out.exclude_self_uid = read_bool(source, *v, "intercept.exclude_self_uid");
   if (auto v = m.take("outbound")) read_outbound(source, *v, out.outbound);

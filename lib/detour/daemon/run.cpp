@@ -3,6 +3,7 @@
 #include "detour/net/socket_options.hpp"
 #include "detour/proxy/listener.hpp"
 #include "detour/proxy/worker.hpp"
+#include "detour/rules/rules_commands.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <fmt/format.h>
@@ -93,6 +94,10 @@ int run(const config& cfg) {
     for (const auto& endpoint : endpoints) workers.back()->listen(endpoint);
   }
 
+  // Listeners are bound, so nothing is redirected to a closed port. The table is owned by this
+  // process: if detourd dies, the kernel removes it and traffic flows directly again.
+  auto capture = rules::install_owned_rules(cfg);
+
   for (auto& w : workers) w->start();
   spdlog::info("detourd: ready: mode {}, port {}, {} worker{}", to_string(cfg.mode), cfg.port, count,
                count == 1 ? "" : "s");
@@ -113,6 +118,9 @@ int run(const config& cfg) {
     }
   }
   sd_notify(0, "STOPPING=1");
+  // Rules go before the listeners stop accepting, so no new connection is redirected to a port
+  // that is about to close.
+  capture.reset();
 
   for (auto& w : workers) w->stop(cfg.drain_timeout);
   for (auto& w : workers) w->join();

@@ -1,0 +1,98 @@
+#include "detour/rules/render_nft.hpp"
+
+#include <fmt/format.h>
+
+#include <linux/netfilter.h>
+#include <netinet/in.h>
+
+namespace detour::rules {
+namespace {
+
+std::string_view field_name(field f) {
+  switch (f) {
+    case field::nfproto: return "meta nfproto";
+    case field::l4proto: return "meta l4proto";
+    case field::tcp_dport: return "tcp dport";
+    case field::ip_saddr: return "ip saddr";
+    case field::ip_daddr: return "ip daddr";
+    case field::ip6_saddr: return "ip6 saddr";
+    case field::ip6_daddr: return "ip6 daddr";
+    case field::mark: return "meta mark";
+    case field::skuid: return "meta skuid";
+    case field::skgid: return "meta skgid";
+    case field::iifname: return "iifname";
+    case field::oifname: return "oifname";
+  }
+  return "?";
+}
+
+std::string value_text(const match& m) {
+  switch (m.what) {
+    case field::nfproto: return m.value == NFPROTO_IPV4 ? "ipv4" : m.value == NFPROTO_IPV6 ? "ipv6" : fmt::format("{}", m.value);
+    case field::l4proto: return m.value == IPPROTO_TCP ? "tcp" : fmt::format("{}", m.value);
+    // nft prints marks as 8 hex digits.
+    case field::mark: return fmt::format("0x{:08x}", m.value);
+    default: return fmt::format("{}", m.value);
+  }
+}
+
+std::string element_list(const set_decl& s) {
+  std::vector<std::string> items;
+  for (const auto& c : s.prefixes) {
+    bool host = c.prefix_length == (c.is_v4() ? 32U : 128U);
+    items.push_back(host ? c.address.to_string() : c.to_string());
+  }
+  for (const auto& p : s.ports) items.push_back(p.to_string());
+  for (auto id : s.ids) items.push_back(fmt::format("{}", id));
+  for (const auto& name : s.interfaces) items.push_back(fmt::format("\"{}\"", name));
+  return fmt::format("{{ {} }}", fmt::join(items, ", "));
+}
+
+}  // namespace
+
+std::string_view to_string(set_type t) {
+  switch (t) {
+    case set_type::ipv4_addr: return "ipv4_addr";
+    case set_type::ipv6_addr: return "ipv6_addr";
+    case set_type::inet_service: return "inet_service";
+    case set_type::uid: return "uid";
+    case set_type::gid: return "gid";
+    case set_type::ifname: return "ifname";
+  }
+  return "?";
+}
+
+std::string_view to_string(hook h) { return h == hook::output ? "output" : "prerouting"; }
+
+std::string render_rule(const rule& r) {
+  std::string out;
+  for (const auto& m : r.matches) {
+    out += field_name(m.what);
+    out += m.negated ? " != " : " ";
+    out += m.set.empty() ? value_text(m) : "@" + m.set;
+    out += ' ';
+  }
+  out += r.action == verdict::return_ ? "return" : fmt::format("redirect to :{}", r.redirect_port);
+  return out;
+}
+
+std::string render_nft(const rule_plan& plan) {
+  std::vector<std::string> blocks;
+  for (const auto& s : plan.sets) {
+    std::string b = fmt::format("\tset {} {{\n\t\ttype {}\n", s.name, to_string(s.type));
+    if (s.is_interval()) b += "\t\tflags interval\n";
+    if (s.element_count() != 0) b += fmt::format("\t\telements = {}\n", element_list(s));
+    b += "\t}\n";
+    blocks.push_back(std::move(b));
+  }
+  for (const auto& c : plan.chains) {
+    std::string b = fmt::format("\tchain {} {{\n\t\ttype nat hook {} priority {}; policy accept;\n", c.name,
+                                to_string(c.where), c.priority);
+    for (const auto& r : c.rules) b += fmt::format("\t\t{}\n", render_rule(r));
+    b += "\t}\n";
+    blocks.push_back(std::move(b));
+  }
+  return fmt::format("table inet {} {{\n{}}}\n", plan.table, fmt::join(blocks, "\n"));
+}
+
+}  // namespace detour::rules

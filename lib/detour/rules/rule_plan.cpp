@@ -1,0 +1,167 @@
+#include "detour/rules/rule_plan.hpp"
+
+#include <linux/netfilter.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace detour::rules {
+namespace {
+
+match is(field f, std::uint32_t value) { return match{f, false, {}, value}; }
+match is_not(field f, std::uint32_t value) { return match{f, true, {}, value}; }
+match in(field f, std::string set) { return match{f, false, std::move(set), 0}; }
+match not_in(field f, std::string set) { return match{f, true, std::move(set), 0}; }
+
+rule return_if(std::vector<match> matches) { return rule{std::move(matches), verdict::return_, 0}; }
+
+// Builds one chain and the sets its rules refer to; set names carry the chain's prefix ("out_",
+// "in_") so both chains can hold the same option side by side.
+class chain_builder {
+ public:
+  chain_builder(rule_plan& plan, std::string prefix, chain c) : plan_(plan), prefix_(std::move(prefix)), chain_(std::move(c)) {}
+
+  void add(rule r) { chain_.rules.push_back(std::move(r)); }
+
+  // Ports to capture (empty: all) and ports never captured.
+  void ports(const std::vector<net::port_range>& include, const std::vector<net::port_range>& exclude) {
+    if (!include.empty()) add(return_if({not_in(field::tcp_dport, port_set("ports", include))}));
+    if (!exclude.empty()) add(return_if({in(field::tcp_dport, port_set("exclude_ports", exclude))}));
+  }
+
+  // An include list covers both families at once: a family with no prefix in it is not captured at
+  // all, which is what "capture only these destinations" means for the other family.
+  void include_prefixes(const std::string& key, const std::vector<net::cidr>& include, field v4, field v6) {
+    if (include.empty()) return;
+    auto merged = net::merge_cidrs(include);
+    for (bool is_v4 : {true, false}) {
+      std::vector<net::cidr> family;
+      std::copy_if(merged.begin(), merged.end(), std::back_inserter(family), [&](const auto& c) { return c.is_v4() == is_v4; });
+      if (family.empty()) {
+        add(return_if({is(field::nfproto, is_v4 ? NFPROTO_IPV4 : NFPROTO_IPV6)}));
+      } else {
+        auto name = prefix_set(key + (is_v4 ? "4" : "6"), is_v4, std::move(family));
+        add(return_if({not_in(is_v4 ? v4 : v6, name)}));
+      }
+    }
+  }
+
+  void exclude_prefixes(const std::string& key, const std::vector<net::cidr>& exclude, field v4, field v6) {
+    auto merged = net::merge_cidrs(exclude);
+    for (bool is_v4 : {true, false}) {
+      std::vector<net::cidr> family;
+      std::copy_if(merged.begin(), merged.end(), std::back_inserter(family), [&](const auto& c) { return c.is_v4() == is_v4; });
+      if (family.empty()) continue;
+      auto name = prefix_set(key + (is_v4 ? "4" : "6"), is_v4, std::move(family));
+      add(return_if({in(is_v4 ? v4 : v6, name)}));
+    }
+  }
+
+  void ids(const std::string& key, set_type type, field f, std::vector<std::uint32_t> values, bool include) {
+    if (values.empty()) return;
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    set_decl s{prefix_ + key, type, {}, {}, std::move(values), {}};
+    auto name = declare(std::move(s));
+    add(return_if({include ? not_in(f, name) : in(f, name)}));
+  }
+
+  void interfaces(const std::string& key, field f, std::vector<std::string> names, bool include) {
+    if (names.empty()) return;
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    set_decl s{prefix_ + key, set_type::ifname, {}, {}, {}, std::move(names)};
+    auto name = declare(std::move(s));
+    add(return_if({include ? not_in(f, name) : in(f, name)}));
+  }
+
+  void finish(std::uint16_t port) {
+    add(rule{{is(field::l4proto, IPPROTO_TCP)}, verdict::redirect, port});
+    plan_.chains.push_back(std::move(chain_));
+  }
+
+ private:
+  std::string port_set(const std::string& key, const std::vector<net::port_range>& ports) {
+    return declare(set_decl{prefix_ + key, set_type::inet_service, {}, net::merge_port_ranges(ports), {}, {}});
+  }
+
+  std::string prefix_set(const std::string& key, bool v4, std::vector<net::cidr> prefixes) {
+    return declare(set_decl{prefix_ + key, v4 ? set_type::ipv4_addr : set_type::ipv6_addr, std::move(prefixes), {}, {}, {}});
+  }
+
+  std::string declare(set_decl s) {
+    auto name = s.name;
+    plan_.sets.push_back(std::move(s));
+    return name;
+  }
+
+  rule_plan& plan_;
+  std::string prefix_;
+  chain chain_;
+};
+
+}  // namespace
+
+bool set_decl::is_interval() const {
+  return type == set_type::ipv4_addr || type == set_type::ipv6_addr || type == set_type::inet_service;
+}
+
+std::size_t set_decl::element_count() const { return prefixes.size() + ports.size() + ids.size() + interfaces.size(); }
+
+const set_decl* rule_plan::find_set(const std::string& name) const {
+  auto it = std::find_if(sets.begin(), sets.end(), [&](const set_decl& s) { return s.name == name; });
+  return it == sets.end() ? nullptr : &*it;
+}
+
+std::vector<net::cidr> default_outbound_exclusions() {
+  return {*net::parse_cidr("224.0.0.0/4"), *net::parse_cidr("255.255.255.255/32"), *net::parse_cidr("ff00::/8")};
+}
+
+rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
+  const auto& ic = cfg.intercept;
+  rule_plan plan;
+  plan.table = ic.table;
+
+  if (ic.outbound.enabled) {
+    const auto& out = ic.outbound;
+    chain_builder b(plan, "out_", chain{"output", hook::output, ic.priority, {}});
+    // detourd's own upstream sockets carry the mark; without this they would loop back into it.
+    if (cfg.mark != 0) b.add(return_if({is(field::mark, cfg.mark)}));
+    // skuid only exists for locally created sockets, which is why it appears in output only.
+    if (ic.exclude_self_uid) b.add(return_if({is(field::skuid, self_uid)}));
+    b.add(return_if({is_not(field::l4proto, IPPROTO_TCP)}));
+    // A connection to the listen port itself is not redirected again; detourd refuses it as direct.
+    b.add(return_if({is(field::tcp_dport, cfg.port)}));
+    b.ports(out.ports, out.exclude_ports);
+    b.ids("uids", set_type::uid, field::skuid, out.uids, true);
+    b.ids("exclude_uids", set_type::uid, field::skuid, out.exclude_uids, false);
+    b.ids("gids", set_type::gid, field::skgid, out.gids, true);
+    b.ids("exclude_gids", set_type::gid, field::skgid, out.exclude_gids, false);
+    b.interfaces("exclude_interfaces", field::oifname, out.exclude_interfaces, false);
+    b.include_prefixes("destinations", out.destinations, field::ip_daddr, field::ip6_daddr);
+    auto excluded = out.exclude_destinations;
+    for (auto& c : default_outbound_exclusions()) excluded.push_back(c);
+    b.exclude_prefixes("exclude_destinations", excluded, field::ip_daddr, field::ip6_daddr);
+    b.finish(cfg.port);
+  }
+
+  if (ic.inbound.enabled) {
+    const auto& in = ic.inbound;
+    chain_builder b(plan, "in_", chain{"prerouting", hook::prerouting, ic.priority, {}});
+    b.add(return_if({is_not(field::l4proto, IPPROTO_TCP)}));
+    b.add(return_if({is(field::tcp_dport, cfg.port)}));
+    b.interfaces("interfaces", field::iifname, in.interfaces, true);
+    b.include_prefixes("sources", in.sources, field::ip_saddr, field::ip6_saddr);
+    b.exclude_prefixes("exclude_sources", in.exclude_sources, field::ip_saddr, field::ip6_saddr);
+    b.ports(in.ports, in.exclude_ports);
+    b.include_prefixes("destinations", in.destinations, field::ip_daddr, field::ip6_daddr);
+    b.exclude_prefixes("exclude_destinations", in.exclude_destinations, field::ip_daddr, field::ip6_daddr);
+    b.finish(cfg.port);
+  }
+  return plan;
+}
+
+rule_plan make_plan(const config& cfg) { return make_plan(cfg, static_cast<std::uint32_t>(::geteuid())); }
+
+}  // namespace detour::rules

@@ -1,0 +1,89 @@
+#pragma once
+#include "detour/config/config.hpp"
+#include "detour/net/cidr.hpp"
+#include "detour/net/port_range.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+// What detourd puts into the kernel, as plain data: one inet table with named sets and up to two
+// nat base chains. Building it touches nothing, so `detourd rules show`, the golden tests and the
+// netlink encoder all work from the same value.
+//
+// Every chain is a list of exclusions that end the chain early (`... return`: the connection is
+// left alone) followed by one `meta l4proto tcp redirect to :PORT`. One option gives one rule, so
+// each option can be seen, and tested, on its own line of `nft list ruleset`.
+namespace detour::rules {
+
+// nft's datatypes for the set keys we use; the numbers are nft's own ids, stored in the kernel only
+// so that `nft list` can print the elements.
+enum class set_type { ipv4_addr, ipv6_addr, inet_service, uid, gid, ifname };
+
+struct set_decl {
+  std::string name;
+  set_type type = set_type::ipv4_addr;
+  // Exactly one of these is filled, according to `type`. Prefixes and port ranges are merged,
+  // because the kernel refuses overlapping interval elements (EEXIST).
+  std::vector<net::cidr> prefixes;
+  std::vector<net::port_range> ports;
+  std::vector<std::uint32_t> ids;
+  std::vector<std::string> interfaces;
+
+  bool is_interval() const;
+  std::size_t element_count() const;
+  friend bool operator==(const set_decl&, const set_decl&) = default;
+};
+
+// A packet property a rule can compare.
+enum class field { nfproto, l4proto, tcp_dport, ip_saddr, ip_daddr, ip6_saddr, ip6_daddr, mark, skuid, skgid, iifname, oifname };
+
+struct match {
+  field what = field::l4proto;
+  bool negated = false;
+  // Compared against `set` (a set_decl of the plan) when that is non-empty, else against `value`:
+  // NFPROTO_IPV4/IPV6, IPPROTO_TCP, a port, a mark or a uid/gid.
+  std::string set;
+  std::uint32_t value = 0;
+  friend bool operator==(const match&, const match&) = default;
+};
+
+enum class verdict { return_, redirect };
+
+struct rule {
+  std::vector<match> matches;
+  verdict action = verdict::return_;
+  std::uint16_t redirect_port = 0;  // with verdict::redirect
+  friend bool operator==(const rule&, const rule&) = default;
+};
+
+enum class hook { output, prerouting };
+
+struct chain {
+  std::string name;
+  hook where = hook::output;
+  int priority = 0;
+  std::vector<rule> rules;
+  friend bool operator==(const chain&, const chain&) = default;
+};
+
+struct rule_plan {
+  std::string table;
+  std::vector<set_decl> sets;
+  std::vector<chain> chains;
+
+  const set_decl* find_set(const std::string& name) const;
+  friend bool operator==(const rule_plan&, const rule_plan&) = default;
+};
+
+// Always excluded from outbound capture: TCP never goes there, and a rule that redirected it would
+// only confuse. Documented in config/detour.yaml.
+std::vector<net::cidr> default_outbound_exclusions();
+
+// The plan for `cfg.intercept`, redirecting to `cfg.port`. `self_uid` is the uid excluded when
+// `exclude_self_uid` is set. A disabled direction has no chain; the table is always there.
+rule_plan make_plan(const config& cfg, std::uint32_t self_uid);
+// The same with this process's effective uid.
+rule_plan make_plan(const config& cfg);
+
+}  // namespace detour::rules
