@@ -35,6 +35,11 @@ void splice_relay::start() {
   // one more ioctl per connection.
   if (!client_.native_non_blocking()) client_.native_non_blocking(true, ignored);
   if (!upstream_.native_non_blocking()) upstream_.native_non_blocking(true, ignored);
+  // The relay forwards segments as they come; Nagle's algorithm would hold a small one back until
+  // the previous one is acknowledged, and the peers' delayed ACKs make that a wait. The endpoints
+  // already chose how to batch their writes.
+  client_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+  upstream_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
   run(up_);
   run(down_);
 }
