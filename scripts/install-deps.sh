@@ -10,6 +10,8 @@ packages=(
   libsystemd-dev catch2
   # run and test: nft to inspect rules, iproute2 for namespaces, real peers started by the tests
   nftables iproute2 netcat-openbsd python3 curl
+  # scripts/bench.sh: the peers it measures detourd against, its load generators and its chart
+  haproxy redsocks microsocks nginx-light iperf3 wrk gnuplot-nox
 )
 
 missing=()
