@@ -188,6 +188,9 @@ else
   threads=1
 fi
 python=$(command -v /usr/bin/python3 || command -v python3)
+# BENCH_WRAP: a command that HAProxy and detourd are started under, for diagnosis only, e.g.
+# BENCH_WRAP='valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p' (instruction counts).
+read -ra wrap <<<"${BENCH_WRAP:-}"
 tcpbench=("$python" "$script_dir/bench/tcpbench.py")
 
 # 5000 idle connections through a proxy take 10000 descriptors in it; the hard limit may be
@@ -280,7 +283,7 @@ listen transparent
   # 0.0.0.0:0: connect to the connection's original destination (SO_ORIGINAL_DST).
   server orig 0.0.0.0:0
 EOF
-      "${pin_proxy[@]}" haproxy -db -f "$work/haproxy.cfg" 2>>"$work/haproxy.log" &
+      "${pin_proxy[@]}" "${wrap[@]}" haproxy -db -f "$work/haproxy.cfg" 2>>"$work/haproxy.log" &
       proxy_pids+=($!)
       redirect "meta skuid nobody"
       ;;
@@ -313,14 +316,14 @@ mark: $mark
 log: {level: warn}
 intercept: {enabled: false}
 EOF
-      "${pin_proxy[@]}" "$([[ $name == detourd ]] && echo "$detourd_bin" || echo "$compare_bin")" \
+      "${pin_proxy[@]}" "${wrap[@]}" "$([[ $name == detourd ]] && echo "$detourd_bin" || echo "$compare_bin")" \
         run -c "$work/detour.yaml" 2>>"$work/detourd.log" &
       proxy_pids+=($!)
       redirect "meta mark $mark"
       ;;
     *) die "unknown proxy $name" ;;
   esac
-  wait_listen "$proxy_port"
+  wait_listen "$proxy_port" $((${#wrap[@]} ? 60 : 5))
 }
 
 stop_proxy() {
