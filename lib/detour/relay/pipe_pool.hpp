@@ -15,9 +15,15 @@ struct pipe_fds {
 // pipes the same way). Not thread-safe: one pool per worker thread.
 class pipe_pool {
  public:
+  // 256 KiB rather than the kernel's 64 KiB: a bulk transfer then costs 9 splice calls per MiB
+  // instead of 34 (iperf3 through detourd, docs/BENCHMARKS.md). 1 MiB saved little more and made
+  // the relay wait for readiness more often. An empty pipe holds no data pages, only its 64-slot
+  // ring, so idle pipes in the pool stay cheap.
+  static constexpr std::size_t default_pipe_size = 256 * 1024;
+
   // pipe_size: F_SETPIPE_SZ for new pipes (0: the kernel default, 64 KiB); max_idle: how many empty
   // pipes to keep for reuse.
-  explicit pipe_pool(std::size_t pipe_size = 0, std::size_t max_idle = 256);
+  explicit pipe_pool(std::size_t pipe_size = default_pipe_size, std::size_t max_idle = 256);
   ~pipe_pool();
   pipe_pool(const pipe_pool&) = delete;
   pipe_pool& operator=(const pipe_pool&) = delete;

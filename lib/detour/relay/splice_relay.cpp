@@ -31,8 +31,15 @@ splice_relay::splice_relay(net::socket client, net::socket upstream, pipe_pool& 
 
 void splice_relay::start() {
   boost::system::error_code ignored;
-  client_.native_non_blocking(true, ignored);
-  upstream_.native_non_blocking(true, ignored);
+  // Asio's async_connect left the upstream socket non-blocking already; asking again would cost
+  // one more ioctl per connection.
+  if (!client_.native_non_blocking()) client_.native_non_blocking(true, ignored);
+  if (!upstream_.native_non_blocking()) upstream_.native_non_blocking(true, ignored);
+  // The relay forwards segments as they come; Nagle's algorithm would hold a small one back until
+  // the previous one is acknowledged, and the peers' delayed ACKs make that a wait. The endpoints
+  // already chose how to batch their writes.
+  client_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+  upstream_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
   run(up_);
   run(down_);
 }
@@ -92,8 +99,11 @@ void splice_relay::run(direction& d) {
     }
     if (n == 0) {
       d.result->eof = true;
-      // The peer will send no more: pass the FIN on, and keep the other direction flowing.
-      ::shutdown(out, SHUT_WR);
+      // The peer will send no more: pass the FIN on, and keep the other direction flowing. When the
+      // other direction has ended already, on_finished() closes both sockets next, and close()
+      // sends the FIN itself: one system call per connection saved.
+      const auto& other = &d == &up_ ? down_ : up_;
+      if (!(other.done && other.result->eof)) ::shutdown(out, SHUT_WR);
       return end(d);
     }
     if (errno == EINTR) continue;

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Turns scripts/bench.sh's raw.csv (proxy,workload,repetition,value) into the Markdown table and
+the gnuplot data of the ratios. Medians over repetitions; ratios only between figures of one run."""
+import csv
+import statistics
+import sys
+from collections import defaultdict
+
+PROXIES = [
+    ("direct", "direct"),
+    ("haproxy-splice", "HAProxy splice"),
+    ("haproxy", "HAProxy"),
+    ("redsocks", "redsocks→microsocks"),
+    ("detourd", "detourd"),
+    ("detourd-b", "detourd (B)"),
+]
+# (key, label, higher_is_better)
+WORKLOADS = [
+    ("iperf1", "iperf3 1 stream, Gbit/s", True),
+    ("iperf8", "iperf3 8 streams, Gbit/s", True),
+    ("wrk_close", "wrk 50 conns `Connection: close`, req/s", True),
+    ("wrk_keepalive", "wrk 50 conns keep-alive, req/s", True),
+    ("idle_rss", "RSS per idle connection, KiB", False),
+    ("latency", "connect + first byte p50, µs", False),
+]
+SHORT = {"iperf1": "1 stream", "iperf8": "8 streams", "wrk_close": "conn close",
+         "wrk_keepalive": "keep-alive", "idle_rss": "idle RSS", "latency": "connect p50"}
+
+
+def fmt(value):
+    if value is None:
+        return "—"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def main():
+    raw_path, table_path, dat_path, title = sys.argv[1:5]
+    values = defaultdict(list)
+    with open(raw_path) as raw:
+        for proxy, workload, _rep, value in csv.reader(raw):
+            values[(proxy, workload)].append(float(value))
+    median = {key: statistics.median(v) for key, v in values.items()}
+    present = [(k, label) for k, label in PROXIES if any(p == k for p, _ in median)]
+    workloads = [w for w in WORKLOADS if any(wk == w[0] for _, wk in median)]
+
+    lines = [f"_{title}_", ""]
+    head = "| workload | " + " | ".join(label for _, label in present)
+    has_pair = any(k == "detourd" for k, _ in present) and any(k == "haproxy-splice" for k, _ in present)
+    if has_pair:
+        head += " | detourd / HAProxy splice"
+    has_b = any(k == "detourd-b" for k, _ in present) and any(k == "detourd" for k, _ in present)
+    if has_b:
+        head += " | B / detourd"
+    lines.append(head + " |")
+    lines.append("|---" * (len(present) + 1 + int(has_pair) + int(has_b)) + "|")
+    for key, label, _higher in workloads:
+        direct = median.get(("direct", key))
+        cells = []
+        for proxy, _ in present:
+            value = median.get((proxy, key))
+            cell = fmt(value)
+            if value is not None and direct and proxy != "direct":
+                cell += f" ({value / direct:.2f}×)"
+            cells.append(cell)
+        row = f"| {label} | " + " | ".join(cells)
+        if has_pair:
+            d, h = median.get(("detourd", key)), median.get(("haproxy-splice", key))
+            row += " | " + (f"**{d / h:.2f}×**" if d is not None and h else "—")
+        if has_b:
+            d, b = median.get(("detourd", key)), median.get(("detourd-b", key))
+            row += " | " + (f"{b / d:.2f}×" if d and b is not None else "—")
+        lines.append(row + " |")
+    lines.append("")
+    lines.append("Figures are medians; (×) is the ratio to `direct` in the same run. "
+                 "Throughput: higher is better; RSS and latency: lower is better.")
+    table = "\n".join(lines) + "\n"
+    with open(table_path, "w") as out:
+        out.write(table)
+    print(table)
+
+    # Chart data: each proxy relative to HAProxy splice (or to direct when HAProxy splice was not
+    # run), turned so that higher is always better (memory and latency inverted), one row per
+    # workload, one column per proxy.
+    base_key = "haproxy-splice" if any(k == "haproxy-splice" for k, _ in present) else "direct"
+    chart_proxies = [(k, label) for k, label in present if k != base_key] or present
+    with open(dat_path, "w") as dat:
+        dat.write(f"# base: {dict(PROXIES)[base_key]}\n")
+        dat.write("workload " + " ".join(f'"{label}"' for _, label in chart_proxies) + "\n")
+        for key, _label, higher in workloads:
+            base = median.get((base_key, key))
+            cells = []
+            for proxy, _ in chart_proxies:
+                value = median.get((proxy, key))
+                if value is None or not base or value <= 0:
+                    cells.append("NaN")
+                else:
+                    cells.append(f"{(value / base) if higher else (base / value):.3f}")
+            dat.write(f'"{SHORT[key]}" ' + " ".join(cells) + "\n")
+
+
+if __name__ == "__main__":
+    main()
