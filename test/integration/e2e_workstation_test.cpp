@@ -14,8 +14,8 @@ using namespace detour::test;
 
 namespace {
 
-// nginx (master and workers as root, in this namespace only) on port 80 of every local address,
-// serving one small file. Its workers make no outbound connections, so they need no exclusion.
+// nginx on port 80 of every local address, serving one small file. One process without workers
+// (master_process off): the test ends it by its pid, and a worker would outlive a killed master.
 struct nginx_server {
   explicit nginx_server(const temp_dir& dir)
       : process({"/usr/sbin/nginx", "-p", dir.path().string(), "-c", config(dir).string(), "-g", "daemon off;"},
@@ -27,8 +27,7 @@ struct nginx_server {
     std::filesystem::create_directories(dir.path() / "www");
     dir.write("www/hello.txt", "hello from nginx\n");
     return dir.write("nginx.conf", fmt::format(R"(
-user root;
-worker_processes 1;
+master_process off;
 pid {0}/nginx.pid;
 error_log {0}/nginx-error.log;
 events {{ worker_connections 64; }}
