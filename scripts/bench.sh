@@ -114,8 +114,23 @@ if ((!inner)); then
   if ((${#missing[@]})); then
     ((install)) || die "missing packages: ${missing[*]}"
     log "installing ${missing[*]}"
-    # Debian starts the services it installs where there is an init system; we want none running.
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) >&2
+    # Debian starts the services it installs (nginx on port 80, haproxy, redsocks) where there is
+    # an init system; the benchmark runs its own copies in its namespace and wants none on the
+    # host. policy-rc.d answering 101 is Debian's way to say "start nothing".
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [[ ! -e $policy ]]; then
+      printf '#!/bin/sh
+exit 101
+' >"$policy"
+      chmod 755 "$policy"
+      own_policy=1
+    fi
+    status=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      $(printf '%s\n' "${missing[@]}" | sort -u) >&2 || status=$?
+    ((own_policy == 0)) || rm -f "$policy"
+    ((status == 0)) || die "apt-get install failed"
   fi
   if [[ -n $compare_bin && $only == "$all_proxies" ]]; then
     only+=,detourd-b

@@ -10,8 +10,11 @@ packages=(
   libsystemd-dev catch2
   # run and test: nft to inspect rules, iproute2 for namespaces, real peers started by the tests
   nftables iproute2 netcat-openbsd python3 curl
+  # upstream proxies the upstream integration tests start (setpriv, from util-linux, runs them
+  # under their own user ids); Google Benchmark for route_bench; clang for the libFuzzer targets
+  microsocks tinyproxy util-linux libbenchmark-dev clang
   # scripts/bench.sh: the peers it measures detourd against, its load generators and its chart
-  haproxy redsocks microsocks nginx-light iperf3 wrk gnuplot-nox
+  haproxy redsocks nginx-light iperf3 wrk gnuplot-nox
 )
 
 missing=()

@@ -107,10 +107,9 @@ TEST_CASE("the command line's --mode and --port override the config file", "[cor
   redirect_outgoing_tcp_to(port);
   detourd_process detourd(test_config(config_port, "reject"), {"--mode", "echo", "--port", std::to_string(port)});
 
-  auto client = connect_to(at("127.0.0.1", 80));
-  auto answer = read_until_eof(client.get());
-  CHECK(answer.end == stream_end::eof);
-  CHECK(answer.bytes.find(fmt::format("dest{{ip: 127.0.0.1, port: {}}}; original dest{{ip: 127.0.0.1, port: 80}}\n",
+  auto got = read_answer_and_close(connect_to(at("127.0.0.1", 80)));
+  CHECK(got.reply.end == stream_end::eof);
+  CHECK(got.reply.bytes.find(fmt::format("dest{{ip: 127.0.0.1, port: {}}}; original dest{{ip: 127.0.0.1, port: 80}}\n",
                                       port)) != std::string::npos);
 }
 

@@ -6,6 +6,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <fstream>
 #include <thread>
 
 using namespace detour::test;
@@ -58,6 +62,57 @@ TEST_CASE("64 MiB cross the proxy each way at once, intact", "[core]") {
   CHECK(seen.received.size == size);
   CHECK(seen.received.sha1 == up.sha1());
   CHECK(proxy.detourd.wait_for_log(fmt::format("up={} down={}", size, size)));
+}
+
+namespace {
+
+std::uint64_t resident_kib(pid_t pid) {
+  std::ifstream status(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmRSS:")) return std::stoull(line.substr(6));
+  }
+  return 0;
+}
+
+// Sends until the connection stops taking bytes for `quiet` (or `limit` is reached); returns how
+// many it took.
+std::uint64_t send_until_stalled(int fd, std::uint64_t limit, std::chrono::milliseconds quiet) {
+  std::string chunk(64 * 1024, 'x');
+  std::uint64_t sent = 0;
+  while (sent < limit) {
+    ssize_t n = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::uint64_t>(n);
+      continue;
+    }
+    if (errno != EAGAIN) break;
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, static_cast<int>(quiet.count())) == 0) break;
+  }
+  return sent;
+}
+
+}  // namespace
+
+TEST_CASE("a client sending to an upstream that does not read is held back, not buffered", "[core]") {
+  direct_proxy proxy;
+  tcp_server upstream(at("10.77.0.2", 0));  // accepts and holds, never reads
+  auto rss_before = resident_kib(proxy.detourd.pid());
+
+  auto client = connect_to(upstream.local_endpoint());
+  constexpr std::uint64_t limit = 256ULL * 1024 * 1024;
+  auto taken = send_until_stalled(client.get(), limit, 500ms);
+  auto rss_after = resident_kib(proxy.detourd.pid());
+  WARN(fmt::format("an upstream that does not read: the client got {} KiB in before it stalled; detourd RSS "
+                   "{} KiB -> {} KiB",
+                   taken / 1024, rss_before, rss_after));
+
+  // What fits in the kernel's buffers on the way (two sockets' send and receive buffers, with
+  // loopback autotuning up to a few MiB each, and a pipe), nowhere near the limit; and detourd
+  // itself keeps none of it.
+  CHECK(taken < 64ULL * 1024 * 1024);
+  CHECK(rss_after < rss_before + 4096);
 }
 
 TEST_CASE("when the client half-closes, the upstream sees EOF and its answer still flows back", "[core]") {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 
 using detour::test::enter_fresh_netns;
 using detour::test::run_command;
@@ -33,7 +34,7 @@ std::uint16_t free_port() {
 // detourd run in echo mode, its stderr read until it says it is ready (bounded).
 class detourd_process {
  public:
-  explicit detourd_process(std::uint16_t port) {
+  explicit detourd_process(std::uint16_t port, const char* mode = "echo") {
     int fds[2];
     REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
     pid_ = ::fork();
@@ -41,7 +42,7 @@ class detourd_process {
     if (pid_ == 0) {
       ::dup2(fds[1], STDERR_FILENO);
       auto port_text = std::to_string(port);
-      ::execl(DETOURD_PATH, "detourd", "run", "--mode", "echo", "--workers", "1", "--port", port_text.c_str(),
+      ::execl(DETOURD_PATH, "detourd", "run", "--mode", mode, "--workers", "1", "--port", port_text.c_str(),
               static_cast<char*>(nullptr));
       ::_exit(127);
     }
@@ -143,4 +144,34 @@ TEST_CASE("detourd rules show, install and remove work from the command line", "
   run_command(fmt::format("{} rules remove", DETOURD_PATH));
   CHECK(run_command("nft list tables") == "");
   CHECK(run_command(fmt::format("{} rules remove 2>&1", DETOURD_PATH)) == "table inet detour is not installed\n");
+}
+
+TEST_CASE("detourd relays a captured connection to its original destination, its own connection not captured",
+          "[rules]") {
+  enter_fresh_netns();
+  run_command("ip addr add 192.0.2.9/32 dev lo");
+  // The "remote" server: answers one line on 192.0.2.9:80. detourd's upstream connection to it
+  // carries the mark, so the rules leave it alone instead of sending it back into detourd.
+  int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(80);
+  ::inet_pton(AF_INET, "192.0.2.9", &sin.sin_addr);
+  REQUIRE(::bind(server, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0);
+  REQUIRE(::listen(server, 16) == 0);
+  std::thread answer([server] {
+    pollfd p{server, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) return;
+    int fd = ::accept4(server, nullptr, nullptr, SOCK_CLOEXEC);
+    const char reply[] = "hello from 192.0.2.9\n";
+    (void)::write(fd, reply, sizeof reply - 1);
+    ::close(fd);
+  });
+  detourd_process detourd(free_port(), "direct");
+  CHECK(echo_from("192.0.2.9", 80) == "hello from 192.0.2.9\n");
+  answer.join();
+  ::close(server);
+  CHECK(detourd.wait_for("-> 192.0.2.9:80]"));
 }

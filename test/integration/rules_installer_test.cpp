@@ -28,6 +28,7 @@ namespace {
 void add_test_addresses() {
   run_command("ip addr add 192.0.2.9/32 dev lo && ip addr add 198.51.100.7/32 dev lo && "
               "ip addr add 2001:db8::9/128 dev lo nodad && ip addr add fd00::9/128 dev lo nodad");
+  test::wait_for_ipv6_addresses({"2001:db8::9", "fd00::9"});
 }
 
 config config_for(const test::redirect_listener& listener, std::string_view yaml = "") {
@@ -62,10 +63,8 @@ std::string kernel_ruleset() {
   return normalize_whitespace(kept);
 }
 
-}  // namespace
-
-TEST_CASE("an installed plan is exactly what nft lists in the kernel", "[rules]") {
-  enter_fresh_netns();
+// A plan with every option set, both chains and every kind of set.
+rules::rule_plan every_option_plan() {
   auto cfg = parse_config(R"(
 port: 3128
 intercept:
@@ -89,16 +88,24 @@ intercept:
     destinations: ["::/0"]
     exclude_destinations: [192.168.0.0/16]
 )", "test.yaml");
-  auto plan = rules::make_plan(cfg);
-  SECTION("installed by detour") {
-    rules::nft_installer installer;
-    installer.install(plan, rules::ownership::none);
-    CHECK(kernel_ruleset() == normalize_whitespace(rules::render_nft(plan)));
-  }
-  SECTION("the rendering, loaded by nft -f, lists as itself") {
-    run_command("nft -f - <<'EOF'\n" + rules::render_nft(plan) + "EOF\n");
-    CHECK(kernel_ruleset() == normalize_whitespace(rules::render_nft(plan)));
-  }
+  return rules::make_plan(cfg);
+}
+
+}  // namespace
+
+TEST_CASE("an installed plan is exactly what nft lists in the kernel", "[rules]") {
+  enter_fresh_netns();
+  auto plan = every_option_plan();
+  rules::nft_installer installer;
+  installer.install(plan, rules::ownership::none);
+  CHECK(kernel_ruleset() == normalize_whitespace(rules::render_nft(plan)));
+}
+
+TEST_CASE("the rendered plan loaded by nft -f lists exactly as rendered", "[rules]") {
+  enter_fresh_netns();
+  auto plan = every_option_plan();
+  run_command("nft -f - <<'EOF'\n" + rules::render_nft(plan) + "EOF\n");
+  CHECK(kernel_ruleset() == normalize_whitespace(rules::render_nft(plan)));
 }
 
 TEST_CASE("the default plan installs as rendered and redirects outbound tcp of both families", "[rules]") {
@@ -158,78 +165,96 @@ TEST_CASE("a connection to the listen port itself is not redirected again", "[ru
   CHECK(ruleset.find(fmt::format("tcp dport {} return", listener.port())) != std::string::npos);
 }
 
-TEST_CASE("destination prefixes of both families select and exclude what is captured", "[rules]") {
+TEST_CASE("exclude_destinations of both families are not captured", "[rules]") {
   enter_fresh_netns();
   add_test_addresses();
   test::redirect_listener listener;
-  SECTION("exclude_destinations") {
-    rules::owned_table table(rules::make_plan(config_for(listener, R"(
+  rules::owned_table table(rules::make_plan(config_for(listener, R"(
 intercept: {outbound: {exclude_destinations: [192.0.2.0/24, "fd00::/8", 127.0.0.0/8]}}
 )")));
-    CHECK(connect_outcome(listener, "192.0.2.9", 80) == "not redirected");
-    CHECK(connect_outcome(listener, "127.0.0.1", 80) == "not redirected");
-    CHECK(connect_outcome(listener, "fd00::9", 80) == "not redirected");
-    CHECK(connect_outcome(listener, "198.51.100.7", 80) == "redirected to 198.51.100.7:80");
-    CHECK(connect_outcome(listener, "2001:db8::9", 80) == "redirected to [2001:db8::9]:80");
-  }
-  SECTION("destinations of one family only") {
-    rules::owned_table table(rules::make_plan(config_for(listener, R"(
-intercept: {outbound: {destinations: [198.51.100.0/24]}}
-)")));
-    CHECK(connect_outcome(listener, "198.51.100.7", 80) == "redirected to 198.51.100.7:80");
-    CHECK(connect_outcome(listener, "192.0.2.9", 80) == "not redirected");
-    CHECK(connect_outcome(listener, "2001:db8::9", 80) == "not redirected");
-  }
-  SECTION("destinations of both families") {
-    rules::owned_table table(rules::make_plan(config_for(listener, R"(
-intercept: {outbound: {destinations: [192.0.2.9, "2001:db8::/64"]}}
-)")));
-    CHECK(connect_outcome(listener, "192.0.2.9", 80) == "redirected to 192.0.2.9:80");
-    CHECK(connect_outcome(listener, "2001:db8::9", 80) == "redirected to [2001:db8::9]:80");
-    CHECK(connect_outcome(listener, "198.51.100.7", 80) == "not redirected");
-    CHECK(connect_outcome(listener, "fd00::9", 80) == "not redirected");
-  }
+  CHECK(connect_outcome(listener, "192.0.2.9", 80) == "not redirected");
+  CHECK(connect_outcome(listener, "127.0.0.1", 80) == "not redirected");
+  CHECK(connect_outcome(listener, "fd00::9", 80) == "not redirected");
+  CHECK(connect_outcome(listener, "198.51.100.7", 80) == "redirected to 198.51.100.7:80");
+  CHECK(connect_outcome(listener, "2001:db8::9", 80) == "redirected to [2001:db8::9]:80");
 }
 
-TEST_CASE("users and groups select and exclude what is captured", "[rules]") {
+TEST_CASE("destinations of one family only leave the other family uncaptured", "[rules]") {
   enter_fresh_netns();
   add_test_addresses();
   test::redirect_listener listener;
-  SECTION("exclude_uids") {
-    rules::owned_table table(rules::make_plan(config_for(listener, "intercept: {outbound: {exclude_uids: [1000]}}\n")));
-    CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1000)) == "not redirected");
-    CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1001)) == "redirected to 192.0.2.9:80");
-  }
-  SECTION("uids") {
-    rules::owned_table table(rules::make_plan(config_for(listener, "intercept: {outbound: {uids: [1000]}}\n")));
-    CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1000)) == "redirected to 192.0.2.9:80");
-    CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1001)) == "not redirected");
-    CHECK(connect_outcome(listener, "192.0.2.9", 80) == "not redirected");
-  }
-  SECTION("exclude_self_uid") {
-    rules::owned_table table(rules::make_plan(config_for(listener, "intercept: {exclude_self_uid: true}\n")));
-    CHECK(connect_outcome(listener, "192.0.2.9", 80) == "not redirected");
-    CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1001)) == "redirected to 192.0.2.9:80");
-  }
-  SECTION("gids and exclude_gids") {
-    rules::owned_table table(
-        rules::make_plan(config_for(listener, "intercept: {outbound: {gids: [2000, 2001], exclude_gids: [2001]}}\n")));
-    CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1000, 2000)) == "redirected to 192.0.2.9:80");
-    CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1000, 2001)) == "not redirected");
-    CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1000, 2002)) == "not redirected");
-  }
+  rules::owned_table table(rules::make_plan(config_for(listener, R"(
+intercept: {outbound: {destinations: [198.51.100.0/24]}}
+)")));
+  CHECK(connect_outcome(listener, "198.51.100.7", 80) == "redirected to 198.51.100.7:80");
+  CHECK(connect_outcome(listener, "192.0.2.9", 80) == "not redirected");
+  CHECK(connect_outcome(listener, "2001:db8::9", 80) == "not redirected");
+}
+
+TEST_CASE("destinations of both families are the only ones captured", "[rules]") {
+  enter_fresh_netns();
+  add_test_addresses();
+  test::redirect_listener listener;
+  rules::owned_table table(rules::make_plan(config_for(listener, R"(
+intercept: {outbound: {destinations: [192.0.2.9, "2001:db8::/64"]}}
+)")));
+  CHECK(connect_outcome(listener, "192.0.2.9", 80) == "redirected to 192.0.2.9:80");
+  CHECK(connect_outcome(listener, "2001:db8::9", 80) == "redirected to [2001:db8::9]:80");
+  CHECK(connect_outcome(listener, "198.51.100.7", 80) == "not redirected");
+  CHECK(connect_outcome(listener, "fd00::9", 80) == "not redirected");
+}
+
+TEST_CASE("exclude_uids leaves those users' connections alone", "[rules]") {
+  enter_fresh_netns();
+  add_test_addresses();
+  test::redirect_listener listener;
+  rules::owned_table table(rules::make_plan(config_for(listener, "intercept: {outbound: {exclude_uids: [1000]}}\n")));
+  CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1000)) == "not redirected");
+  CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1001)) == "redirected to 192.0.2.9:80");
+}
+
+TEST_CASE("uids captures only those users' connections", "[rules]") {
+  enter_fresh_netns();
+  add_test_addresses();
+  test::redirect_listener listener;
+  rules::owned_table table(rules::make_plan(config_for(listener, "intercept: {outbound: {uids: [1000]}}\n")));
+  CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1000)) == "redirected to 192.0.2.9:80");
+  CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1001)) == "not redirected");
+  CHECK(connect_outcome(listener, "192.0.2.9", 80) == "not redirected");
+}
+
+TEST_CASE("exclude_self_uid leaves connections of detourd's own user alone", "[rules]") {
+  enter_fresh_netns();
+  add_test_addresses();
+  test::redirect_listener listener;
+  rules::owned_table table(rules::make_plan(config_for(listener, "intercept: {exclude_self_uid: true}\n")));
+  CHECK(connect_outcome(listener, "192.0.2.9", 80) == "not redirected");
+  CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1001)) == "redirected to 192.0.2.9:80");
+}
+
+TEST_CASE("gids and exclude_gids select groups", "[rules]") {
+  enter_fresh_netns();
+  add_test_addresses();
+  test::redirect_listener listener;
+  rules::owned_table table(
+      rules::make_plan(config_for(listener, "intercept: {outbound: {gids: [2000, 2001], exclude_gids: [2001]}}\n")));
+  CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1000, 2000)) == "redirected to 192.0.2.9:80");
+  CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1000, 2001)) == "not redirected");
+  CHECK(connect_outcome(listener, "192.0.2.9", 80, as_user(1000, 2002)) == "not redirected");
 }
 
 TEST_CASE("exclude_interfaces leaves connections through that interface alone", "[rules]") {
   enter_fresh_netns();
   add_test_addresses();
   test::redirect_listener listener;
-  SECTION("excluded") {
-    rules::owned_table table(rules::make_plan(config_for(listener, "intercept: {outbound: {exclude_interfaces: [lo]}}\n")));
-    CHECK(connect_outcome(listener, "192.0.2.9", 80) == "not redirected");
-  }
-  SECTION("another interface excluded") {
-    rules::owned_table table(rules::make_plan(config_for(listener, "intercept: {outbound: {exclude_interfaces: [eth9]}}\n")));
-    CHECK(connect_outcome(listener, "192.0.2.9", 80) == "redirected to 192.0.2.9:80");
-  }
+  rules::owned_table table(rules::make_plan(config_for(listener, "intercept: {outbound: {exclude_interfaces: [lo]}}\n")));
+  CHECK(connect_outcome(listener, "192.0.2.9", 80) == "not redirected");
+}
+
+TEST_CASE("exclude_interfaces naming another interface changes nothing", "[rules]") {
+  enter_fresh_netns();
+  add_test_addresses();
+  test::redirect_listener listener;
+  rules::owned_table table(rules::make_plan(config_for(listener, "intercept: {outbound: {exclude_interfaces: [eth9]}}\n")));
+  CHECK(connect_outcome(listener, "192.0.2.9", 80) == "redirected to 192.0.2.9:80");
 }

@@ -238,9 +238,8 @@ detourd_process::detourd_process(std::string_view config_yaml, const std::vector
     if (polls[0].revents != 0) {
       std::array<char, 1024> message{};
       ssize_t got = ::recv(notify, message.data(), message.size() - 1, 0);
-      if (got > 0 && std::string_view(message.data(), static_cast<std::size_t>(got)).find("READY=1") != std::string_view::npos) {
-        break;
-      }
+      std::string_view text(message.data(), got > 0 ? static_cast<std::size_t>(got) : 0);
+      if (text.find("READY=1") != std::string_view::npos) break;
     } else if (polls[1].revents != 0) {
       exit_code_ = reap(pid_, pidfd_, 0ms);
       failure = fmt::format("detourd exited with {} before READY=1", exit_code_.value_or(-1));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -93,6 +95,70 @@ void redirect_outgoing_tcp_to(std::uint16_t port, std::uint32_t skip_mark) {
                  "}}\n"
                  "EOF",
                  skip_mark, port));
+}
+
+void redirect_incoming_tcp_to(std::uint16_t port, std::string_view interface) {
+  sh(fmt::format("nft -f - <<'EOF'\n"
+                 "table inet detour_test {{\n"
+                 "  chain prerouting {{\n"
+                 "    type nat hook prerouting priority -99;\n"
+                 "    iifname \"{}\" meta l4proto tcp redirect to :{}\n"
+                 "  }}\n"
+                 "}}\n"
+                 "EOF",
+                 interface, port));
+}
+
+namespace {
+
+int open_own_netns() {
+  int fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open /proc/thread-self/ns/net");
+  return fd;
+}
+
+void switch_netns(int fd) {
+  if (::setns(fd, CLONE_NEWNET) != 0) throw std::system_error(errno, std::generic_category(), "setns");
+}
+
+}  // namespace
+
+veth_peer::veth_peer() : home_fd_(open_own_netns()) {
+  if (::unshare(CLONE_NEWNET) != 0) {
+    int e = errno;
+    ::close(home_fd_);
+    throw std::system_error(e, std::generic_category(), "unshare(CLONE_NEWNET) for a peer namespace");
+  }
+  peer_fd_ = open_own_netns();
+  try {
+    sh("ip link set lo up");
+    switch_netns(home_fd_);
+    // iproute2 takes a path for `netns`: this process's descriptor of the peer namespace.
+    sh(fmt::format("ip link add {0} type veth peer name detour-veth1 netns /proc/{1}/fd/{2} && "
+                   "ip addr add 10.88.0.1/24 dev {0} && ip addr add fd88::1/64 dev {0} nodad && ip link set {0} up",
+                   interface, ::getpid(), peer_fd_));
+    inside([] {
+      sh("ip addr add 10.88.0.2/24 dev detour-veth1 && ip addr add fd88::2/64 dev detour-veth1 nodad && "
+         "ip link set detour-veth1 up && ip route add default via 10.88.0.1 && ip -6 route add default via fd88::1");
+    });
+  } catch (...) {
+    ::setns(home_fd_, CLONE_NEWNET);
+    ::close(peer_fd_);
+    ::close(home_fd_);
+    throw;
+  }
+}
+
+veth_peer::~veth_peer() {
+  ::close(peer_fd_);
+  ::close(home_fd_);
+}
+
+void veth_peer::enter() { switch_netns(peer_fd_); }
+
+void veth_peer::leave() {
+  // Failing to return would leave the rest of the test in the wrong namespace: better to stop.
+  if (::setns(home_fd_, CLONE_NEWNET) != 0) std::abort();
 }
 
 }  // namespace detour::test

@@ -34,10 +34,48 @@ void add_route_to_nowhere(std::string_view cidr);
 // released). The namespace is fresh, so nothing else can take it before the test binds it.
 std::uint16_t free_port();
 
-// Installs the redirect rule the tests drive detourd with, as the built-in installer will:
+// Installs the redirect rule the core tests drive detourd with (its built-in installer stays off
+// in them, so that what is tested here is the data path alone):
 //   table inet detour_test { chain output { type nat hook output priority -99;
 //     meta mark != 0x1d7 meta l4proto tcp redirect to :PORT } }
 // Every TCP connection made in this namespace lands on PORT, except detourd's own (marked).
 void redirect_outgoing_tcp_to(std::uint16_t port, std::uint32_t skip_mark = detour_mark);
+
+// The same for connections arriving on `interface` from elsewhere (nat prerouting hook), as on a
+// gateway: the kernel redirects them to that interface's primary address.
+void redirect_incoming_tcp_to(std::uint16_t port, std::string_view interface);
+
+// A second network namespace standing for another host (or a container), joined to this one by a
+// veth pair: this side "detour-veth0" has 10.88.0.1/24 and fd88::1/64, the peer 10.88.0.2/24 and
+// fd88::2/64 with its default routes pointing here. The namespace lives as long as this object
+// (and the test process): nothing is named, nothing to clean up on the host.
+class veth_peer {
+ public:
+  veth_peer();
+  veth_peer(const veth_peer&) = delete;
+  veth_peer& operator=(const veth_peer&) = delete;
+  ~veth_peer();
+
+  // Runs `f` with this thread inside the peer namespace: sockets it creates belong there (and
+  // stay there afterwards), as do the commands it runs with sh().
+  template <typename F>
+  auto inside(F&& f) {
+    enter();
+    struct back_home {
+      veth_peer& self;
+      ~back_home() { self.leave(); }
+    } guard{*this};
+    return f();
+  }
+
+  static constexpr const char* interface = "detour-veth0";
+
+ private:
+  void enter();
+  void leave();
+
+  int peer_fd_ = -1;
+  int home_fd_ = -1;
+};
 
 }  // namespace detour::test

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -27,7 +28,8 @@ namespace {
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what + ": " + std::strerror(errno)); }
 
-// Connects and returns 0 when the connection was accepted, 1 when refused, 2 on anything else.
+// Connects and returns 0 when the connection was accepted, else the errno (small enough to be an
+// exit status).
 int try_connect(const std::string& address, std::uint16_t port, const client_options& options) {
   auto addr = boost::asio::ip::make_address(address);
   sockaddr_storage ss{};
@@ -48,19 +50,19 @@ int try_connect(const std::string& address, std::uint16_t port, const client_opt
     len = sizeof(sockaddr_in6);
   }
   int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 2;
+  if (fd < 0) return errno;
   // A dropped SYN would otherwise block connect() for minutes.
   timeval timeout{3, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   if (options.mark && ::setsockopt(fd, SOL_SOCKET, SO_MARK, &*options.mark, sizeof(std::uint32_t)) != 0) {
+    int e = errno;
     ::close(fd);
-    return 2;
+    return e;
   }
   int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
   int e = errno;
   ::close(fd);
-  if (rc == 0) return 0;
-  return e == ECONNREFUSED ? 1 : 2;
+  return rc == 0 ? 0 : e;
 }
 
 }  // namespace
@@ -102,6 +104,17 @@ std::string normalize_whitespace(const std::string& text) {
     out += c;
   }
   return out;
+}
+
+void wait_for_ipv6_addresses(const std::vector<std::string>& addresses, const peer_netns* peer) {
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    auto routes = peer ? peer->run("ip -6 route show table local") : run_command("ip -6 route show table local");
+    bool all = std::all_of(addresses.begin(), addresses.end(),
+                           [&](const std::string& a) { return routes.find("local " + a + " ") != std::string::npos; });
+    if (all) return;
+    ::usleep(10000);
+  }
+  throw std::runtime_error(fmt::format("IPv6 addresses {} never became usable", fmt::join(addresses, ", ")));
 }
 
 redirect_listener::redirect_listener() {
@@ -170,20 +183,20 @@ std::string connect_outcome(redirect_listener& listener, const std::string& addr
     if (child == 0) {
       if (options.from) {
         int ns = ::open(fmt::format("/proc/{}/ns/net", options.from->pid()).c_str(), O_RDONLY | O_CLOEXEC);
-        if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) ::_exit(3);
+        if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) ::_exit(errno);
       }
-      if (options.gid && ::setgid(*options.gid) != 0) ::_exit(3);
-      if (options.uid && ::setuid(*options.uid) != 0) ::_exit(3);
+      if (options.gid && ::setgid(*options.gid) != 0) ::_exit(errno);
+      if (options.uid && ::setuid(*options.uid) != 0) ::_exit(errno);
       ::_exit(try_connect(address, port, options));
     }
     int status = 0;
     ::waitpid(child, &status, 0);
-    result = WIFEXITED(status) ? WEXITSTATUS(status) : 4;
+    result = WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
   } else {
     result = try_connect(address, port, options);
   }
-  if (result == 1) return "not redirected";
-  if (result != 0) return fmt::format("error: connect gave {}", result);
+  if (result == ECONNREFUSED) return "not redirected";
+  if (result != 0) return fmt::format("error: {}", std::strerror(result));
   auto dst = listener.accept_original_destination();
   if (!dst) return "connected, but not to the listener";
   return "redirected to " + *dst;

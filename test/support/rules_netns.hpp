@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace detour::test {
 
@@ -15,6 +16,14 @@ void enter_fresh_netns();
 
 // Runs a shell command (in this namespace), returns its stdout; throws if it exits non-zero.
 std::string run_command(const std::string& command);
+
+class peer_netns;
+
+// Waits until every IPv6 address in `addresses` is usable, in this namespace or in `peer`'s.
+// `ip addr add ... nodad` returns before the kernel installs the address's routes: that happens in
+// addrconf's DAD work item, which on a loaded machine ran after the test's connect() (seen as
+// "Network is unreachable"). Bounded: throws after about 5 s.
+void wait_for_ipv6_addresses(const std::vector<std::string>& addresses, const peer_netns* peer = nullptr);
 
 // Collapses every run of whitespace to one space and trims, so nft's line wrapping of long
 // element lists does not matter when comparing with render_nft().

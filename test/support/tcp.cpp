@@ -135,7 +135,8 @@ void send_payload(int fd, const payload& p, std::chrono::milliseconds timeout) {
   std::string chunk(chunk_size, '\0');
   for (std::uint64_t offset = 0; offset < p.size();) {
     auto n = p.fill(offset, chunk);
-    send_all(fd, std::string_view(chunk.data(), n), std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    send_all(fd, std::string_view(chunk.data(), n), left);
     offset += n;
   }
 }
@@ -161,9 +162,10 @@ received read_until_eof(int fd, std::chrono::milliseconds timeout) {
   for (;;) {
     bool timed_out = false;
     ssize_t n = read_some(fd, buffer, deadline, timed_out);
-    if (timed_out) return out.end = stream_end::timeout, out;
-    if (n < 0) return out.end = stream_end::reset, out;
-    if (n == 0) return out;
+    if (timed_out || n <= 0) {
+      out.end = timed_out ? stream_end::timeout : n < 0 ? stream_end::reset : stream_end::eof;
+      return out;
+    }
     out.bytes.append(buffer.data(), static_cast<std::size_t>(n));
   }
 }
@@ -195,16 +197,25 @@ received read_exactly(int fd, std::size_t count, std::chrono::milliseconds timeo
     if (n > 0) {
       out.bytes.append(buffer.data(), static_cast<std::size_t>(n));
     } else if (n == 0) {
-      return out;
+      break;
     } else if (errno == ECONNRESET) {
-      return out.end = stream_end::reset, out;
+      out.end = stream_end::reset;
+      break;
     } else if (errno == EAGAIN) {
-      if (!wait_ready(fd, POLLIN, deadline)) return out.end = stream_end::timeout, out;
+      if (!wait_ready(fd, POLLIN, deadline)) {
+        out.end = stream_end::timeout;
+        break;
+      }
     } else if (errno != EINTR) {
       throw_errno("recv");
     }
   }
   return out;
+}
+
+answer read_answer_and_close(socket_fd client, std::chrono::milliseconds timeout) {
+  auto local = local_endpoint_of(client.get());
+  return {local, read_until_eof(client.get(), timeout)};
 }
 
 std::vector<received_digest> exchange_concurrently(const endpoint& to, const std::vector<payload>& payloads,
@@ -339,6 +350,11 @@ void tcp_server::accept_loop() {
     peer.resize(len);
     std::lock_guard lock(mutex_);
     ++accepted_;
+    changed_.notify_all();
+    if (!handler_) {
+      held_connections_.emplace_back(fd);
+      continue;
+    }
     open_connections_.insert(fd);
     connection_threads_.emplace_back([this, fd, peer] { serve(fd, peer); });
   }
@@ -355,12 +371,12 @@ void tcp_server::serve(int fd, endpoint peer) {
   open_connections_.erase(fd);
   ::close(fd);
   reports_.push_back({std::move(result), peer});
-  reported_.notify_all();
+  changed_.notify_all();
 }
 
 connection_report tcp_server::wait_for_report(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  if (!reported_.wait_for(lock, timeout, [this] { return !reports_.empty(); })) {
+  if (!changed_.wait_for(lock, timeout, [this] { return !reports_.empty(); })) {
     throw std::runtime_error(fmt::format("no connection to the test server on port {} finished within {}ms",
                                          local_.port(), timeout.count()));
   }
@@ -372,6 +388,11 @@ connection_report tcp_server::wait_for_report(std::chrono::milliseconds timeout)
 std::size_t tcp_server::connections_accepted() const {
   std::lock_guard lock(mutex_);
   return accepted_;
+}
+
+bool tcp_server::wait_for_connections(std::size_t count, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_for(lock, timeout, [&] { return accepted_ >= count; });
 }
 
 sink_server::sink_server(const endpoint& listen_at)

@@ -78,6 +78,15 @@ received_digest hash_until_eof(int fd, std::chrono::milliseconds timeout = defau
 // Reads exactly `count` bytes unless the stream ends first.
 received read_exactly(int fd, std::size_t count, std::chrono::milliseconds timeout = default_timeout);
 
+// A one-shot exchange as the client saw it: its own address, and what it read until the end.
+struct answer {
+  endpoint client;
+  received reply;
+};
+// Reads until EOF (or reset, or timeout) and closes, as a client that has what it came for does:
+// a server that lingers until its peer closes (detourd's echo) is not kept waiting.
+answer read_answer_and_close(socket_fd client, std::chrono::milliseconds timeout = default_timeout);
+
 // Opens one connection to `to` per payload, all at once, sends each its payload and then
 // half-closes, while reading every reply until EOF; one poll loop drives them all, so the
 // connections really are open concurrently. Results are in the order of `payloads`.
@@ -91,13 +100,15 @@ struct connection_report {
 };
 
 // A small threaded TCP server: one thread accepts, one thread per connection runs the handler.
-// The destructor shuts every open connection down and joins every thread, so no test leaves a
-// thread behind, even when it fails half way.
+// Without a handler, connections are accepted and held open, untouched, until the server goes
+// (no thread each: thousands of idle peers cost nothing). The destructor shuts every open
+// connection down and joins every thread, so no test leaves a thread behind, even when it fails
+// half way.
 class tcp_server {
  public:
   using handler = std::function<received_digest(int fd)>;
 
-  tcp_server(const endpoint& listen_at, handler h);
+  explicit tcp_server(const endpoint& listen_at, handler h = {});
   tcp_server(const tcp_server&) = delete;
   tcp_server& operator=(const tcp_server&) = delete;
   ~tcp_server();
@@ -109,6 +120,8 @@ class tcp_server {
   // The report of the next connection to finish, in finishing order. Throws on timeout.
   connection_report wait_for_report(std::chrono::milliseconds timeout = default_timeout);
   std::size_t connections_accepted() const;
+  // True once `count` connections have been accepted in all; false if not within `timeout`.
+  bool wait_for_connections(std::size_t count, std::chrono::milliseconds timeout = default_timeout) const;
 
  private:
   void accept_loop();
@@ -120,10 +133,11 @@ class tcp_server {
   endpoint local_;
   std::thread acceptor_;
   mutable std::mutex mutex_;
-  std::condition_variable reported_;
+  mutable std::condition_variable changed_;
   std::deque<connection_report> reports_;
   std::set<int> open_connections_;
   std::vector<std::thread> connection_threads_;
+  std::vector<socket_fd> held_connections_;
   std::size_t accepted_ = 0;
 };
 

@@ -83,7 +83,7 @@ TEST_CASE("a bad config names file, line, column, key and reason", "[config]") {
   SECTION("unknown top-level key") {
     CHECK(error_of("port: 1\nprot: 2\n") ==
           "detour.yaml:2:1: prot: unknown key (known: mode, port, workers, mark, connect_timeout, idle_timeout, "
-          "drain_timeout, log, intercept)");
+          "drain_timeout, log, intercept, upstreams, routes)");
   }
   SECTION("unknown nested key") {
     CHECK(error_of("intercept:\n  outbound:\n    port: [80]\n") ==
@@ -139,6 +139,13 @@ TEST_CASE("a bad config names file, line, column, key and reason", "[config]") {
   }
   SECTION("a key twice") {
     CHECK(error_of("port: 1\nport: 2\n") == "detour.yaml:2:1: port: key appears twice");
+  }
+  SECTION("no way left to exclude detourd's own connections") {
+    CHECK(error_of("mark: 0\n") ==
+          "detour.yaml:1:7: mark: 0 leaves detourd's own upstream connections to be captured by its rules and "
+          "redirected back into it; keep a mark or set intercept.exclude_self_uid: true");
+    CHECK_NOTHROW(parse_config("mark: 0\nintercept: {exclude_self_uid: true}\n", "t.yaml"));
+    CHECK_NOTHROW(parse_config("mark: 0\nintercept: {enabled: false}\n", "t.yaml"));
   }
   SECTION("top level not a mapping") {
     CHECK(error_of("- a\n- b\n") == "detour.yaml:1:1: (top level): expected a mapping of keys to values");

@@ -1,6 +1,8 @@
 #include "detour/config/config.hpp"
 
 #include "detour/config/intercept_section.hpp"
+#include "detour/config/routes_section.hpp"
+#include "detour/config/upstreams_section.hpp"
 #include "detour/config/yaml_reader.hpp"
 
 #include <fmt/format.h>
@@ -20,6 +22,35 @@ std::string_view to_string(mode m) {
     case mode::reject: return "reject";
   }
   return "?";
+}
+
+std::string_view to_string(upstream_kind k) {
+  switch (k) {
+    case upstream_kind::socks5: return "socks5";
+    case upstream_kind::http: return "http";
+  }
+  return "?";
+}
+
+std::string_view to_string(route_kind k) {
+  switch (k) {
+    case route_kind::direct: return "direct";
+    case route_kind::upstream: return "upstream";
+    case route_kind::echo: return "echo";
+    case route_kind::echo_json: return "echo json";
+    case route_kind::reject: return "reject";
+  }
+  return "?";
+}
+
+route_action config::default_action() const {
+  if (default_route) return *default_route;
+  switch (mode) {
+    case mode::direct: return {route_kind::direct, 0};
+    case mode::echo: return {route_kind::echo, 0};
+    case mode::reject: return {route_kind::reject, 0};
+  }
+  return {};
 }
 
 std::optional<mode> parse_mode(std::string_view text) {
@@ -69,7 +100,11 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
       out.workers = static_cast<unsigned>(read_int(source_name, *v, "workers", 1, 1024));
     }
   }
-  if (auto v = top.take("mark")) out.mark = static_cast<std::uint32_t>(read_int(source_name, *v, "mark", 0, 0xffffffff));
+  YAML::Mark mark_at = YAML::Mark::null_mark();
+  if (auto v = top.take("mark")) {
+    out.mark = static_cast<std::uint32_t>(read_int(source_name, *v, "mark", 0, 0xffffffff));
+    mark_at = v->Mark();
+  }
   if (auto v = top.take("connect_timeout")) {
     out.connect_timeout = read_duration(source_name, *v, "connect_timeout");
     if (out.connect_timeout.count() == 0) fail(source_name, v->Mark(), "connect_timeout", "must be longer than 0ms");
@@ -78,7 +113,17 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
   if (auto v = top.take("drain_timeout")) out.drain_timeout = read_duration(source_name, *v, "drain_timeout");
   if (auto v = top.take("log")) read_log(source_name, *v, out);
   if (auto v = top.take("intercept")) read_intercept(source_name, *v, out.intercept);
+  // After connect_timeout (the upstreams' default) and before routes (which name upstreams).
+  if (auto v = top.take("upstreams")) read_upstreams(source_name, *v, out.connect_timeout, out.upstreams);
+  if (auto v = top.take("routes")) read_routes(source_name, *v, out.upstreams, out.routes, out.default_route);
   top.finish();
+  if (out.mark == 0 && out.intercept.enabled && !out.intercept.exclude_self_uid) {
+    // Without either exclusion our own rules would redirect every upstream connection detourd
+    // makes back into detourd, until it runs out of descriptors.
+    fail(source_name, mark_at, "mark",
+         "0 leaves detourd's own upstream connections to be captured by its rules and redirected back into it; "
+         "keep a mark or set intercept.exclude_self_uid: true");
+  }
   return out;
 }
 

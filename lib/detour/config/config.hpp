@@ -2,6 +2,8 @@
 #include "detour/net/cidr.hpp"
 #include "detour/net/port_range.hpp"
 
+#include <boost/asio/ip/tcp.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -56,6 +58,44 @@ struct intercept_config {
   inbound_capture inbound;
 };
 
+enum class upstream_kind { socks5, http };
+
+std::string_view to_string(upstream_kind k);
+
+// A proxy server detourd connects through (section `upstreams`). Its servers are tried in order:
+// the next one only when the previous cannot be reached or drops the connection before answering.
+// A definite answer (a SOCKS reply code, an HTTP status) is final, since another server of the same
+// upstream would reach the same destination.
+struct upstream_config {
+  std::string name;
+  upstream_kind kind = upstream_kind::socks5;
+  std::vector<boost::asio::ip::tcp::endpoint> servers;
+  std::string username;  // empty: no authentication
+  std::string password;  // from password, password_file or password_env; never logged
+  // Bounds everything from the first TCP connect to the end of the handshake; a server that does
+  // not answer gets only its share of it, so it cannot starve the servers after it.
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+};
+
+enum class route_kind { direct, upstream, echo, echo_json, reject };
+
+std::string_view to_string(route_kind k);
+
+struct route_action {
+  route_kind kind = route_kind::direct;
+  std::size_t upstream = 0;  // index into config::upstreams, for route_kind::upstream only
+  friend bool operator==(const route_action&, const route_action&) = default;
+};
+
+// One entry of `routes`. Each list that is present must match (a list matches when any of its
+// elements does); an absent list matches everything. The first matching rule decides.
+struct route_rule {
+  std::vector<net::cidr> destinations;
+  std::vector<net::port_range> ports;
+  std::vector<net::cidr> sources;
+  route_action action;
+};
+
 struct config {
   detour::mode mode = mode::direct;
   std::uint16_t port = 15001;
@@ -66,6 +106,12 @@ struct config {
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(5)};
   std::string log_level = "info";
   intercept_config intercept;
+  std::vector<upstream_config> upstreams;  // in file order; route_action::upstream indexes it
+  std::vector<route_rule> routes;
+  std::optional<route_action> default_route;  // the `default:` entry of routes; absent: `mode`
+
+  // What a connection that matches no route gets.
+  route_action default_action() const;
 };
 
 // A config that does not validate. what() is "FILE:LINE:COLUMN: KEY: reason" whenever the problem

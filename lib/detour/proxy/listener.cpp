@@ -48,6 +48,9 @@ void ensure_port_free(const tcp::endpoint& endpoint) {
   probe.open(endpoint.protocol(), ec);
   if (ec) fail(endpoint, "socket", ec);
   if (endpoint.address().is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
+  // SO_REUSEADDR lets the probe past connections of a previous run still in TIME_WAIT, while a
+  // socket in LISTEN on the port still makes it fail: that is the case to report.
+  probe.set_option(tcp::acceptor::reuse_address(true), ec);
   probe.bind(endpoint, ec);
   if (ec) fail(endpoint, "bind", ec);
 }

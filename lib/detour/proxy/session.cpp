@@ -1,5 +1,6 @@
 #include "detour/proxy/session.hpp"
 
+#include "detour/echo/echo_json.hpp"
 #include "detour/echo/echo_line.hpp"
 #include "detour/net/local_address.hpp"
 #include "detour/net/original_dst.hpp"
@@ -8,6 +9,7 @@
 #include "detour/proxy/worker.hpp"
 #include "detour/relay/splice_relay.hpp"
 #include "detour/upstream/connector.hpp"
+#include "detour/upstream/proxy_connector.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
@@ -66,6 +68,11 @@ void warn_once_if_unsupported(const std::error_code& ec, bool v6) {
                  "family in this kernel or namespace, so redirected {} connections cannot be relayed",
                  v6 ? "IPv6" : "IPv4", v6 ? "IPv6" : "IPv4");
   }
+}
+
+asio::awaitable<void> echo(net::socket& client, std::string line) {
+  co_await asio::async_write(client, asio::buffer(line), asio::as_tuple(asio::use_awaitable));
+  co_await lingering_close(client);
 }
 
 std::string seconds_since(clock_type::time_point start) {
@@ -167,18 +174,18 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, std::shared
   std::error_code original_error;
   const auto original = net::original_destination(client.native_handle(), original_error);
 
-  if (cfg->mode == mode::echo) {
-    // Echo answers every connection, redirected or not: telling the two apart is what it is for.
-    auto line = echo_line(source, local, original, original_error);
-    co_await asio::async_write(client, asio::buffer(line), asio::as_tuple(asio::use_awaitable));
-    co_await lingering_close(client);
+  const bool redirected = original && *original != local;
+  if (cfg->mode == mode::echo && !redirected) {
+    // Echo mode answers connections that were not redirected too: telling the two apart is what
+    // it is for. Redirected ones go through the routes, whose default is then echo.
+    co_await echo(client, echo_line(source, local, original, original_error));
     counters.echoed.add();
     spdlog::info("session: [{} -> {}] echo closed", net::to_string(source),
                  original ? net::to_string(*original) : original_error.message());
     co_return;
   }
 
-  if (!original || *original == local) {
+  if (!redirected) {
     // Not redirected: somebody connected to the proxy port itself. Forwarding it would make detourd
     // an open proxy, so it is closed and counted.
     if (!original) warn_once_if_unsupported(original_error, local.address().is_v6());
@@ -196,17 +203,40 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, std::shared
     reset(client);
     co_return;
   }
-  if (cfg->mode == mode::reject) {
-    counters.rejected.add();
-    spdlog::info("session: [{} -> {}] rejected", net::to_string(source), net::to_string(*original));
-    reset(client);
-    co_return;
+  const auto decision = owner.router().decide(source, *original);
+  switch (decision.action.kind) {
+    case route_kind::reject:
+      counters.rejected.add();
+      spdlog::info("session: [{} -> {}] rejected ({})", net::to_string(source), net::to_string(*original),
+                   owner.router().describe(decision));
+      reset(client);
+      co_return;
+    case route_kind::echo:
+    case route_kind::echo_json: {
+      // Built before co_await: GCC 12 destroys a ?: temporary inside a co_await expression twice.
+      auto line = decision.action.kind == route_kind::echo
+                      ? echo_line(source, local, original, original_error)
+                      : echo_json(source, local, *original, owner.router().describe(decision));
+      co_await echo(client, std::move(line));
+      counters.echoed.add();
+      spdlog::info("session: [{} -> {}] echo closed ({})", net::to_string(source), net::to_string(*original),
+                   owner.router().describe(decision));
+      co_return;
+    }
+    case route_kind::direct:
+    case route_kind::upstream:
+      break;
   }
 
   upstream::connect_outcome outcome;
   {
     connecting_entry connecting(owner);
-    outcome = co_await upstream::connect_direct(*original, {cfg->mark, cfg->connect_timeout});
+    if (decision.action.kind == route_kind::upstream) {
+      const auto& via = cfg->upstreams.at(decision.action.upstream);
+      outcome = co_await upstream::connect_upstream(*original, via, {cfg->mark, via.connect_timeout});
+    } else {
+      outcome = co_await upstream::connect_direct(*original, {cfg->mark, cfg->connect_timeout});
+    }
     if (outcome.socket && connecting.reason()) outcome.failure = connecting.reason();
   }
   if (!outcome.socket || !outcome.failure.empty()) {

@@ -45,7 +45,10 @@ void log_session_exception(std::exception_ptr e) {
 }  // namespace
 
 worker::worker(unsigned index, std::shared_ptr<const config> cfg)
-    : index_(index), config_(std::move(cfg)), tick_period_(tick_period_for(config_->idle_timeout)) {}
+    : index_(index),
+      config_(std::move(cfg)),
+      router_(*config_),
+      tick_period_(tick_period_for(config_->idle_timeout)) {}
 
 worker::~worker() {
   if (thread_.joinable()) {

@@ -2,6 +2,7 @@
 #include "detour/config/config.hpp"
 #include "detour/proxy/stats.hpp"
 #include "detour/relay/pipe_pool.hpp"
+#include "detour/route/router.hpp"
 #include "detour/net/socket.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -54,6 +55,8 @@ class worker {
   const proxy::stats& counters() const { return stats_; }
   const std::uint64_t* clock() const { return &tick_; }
   std::uint16_t listen_port() const { return listen_port_; }
+  // The routes of config_, compiled once; a config reload must replace both together.
+  const route::router& router() const { return router_; }
 
   void add(session_entry& entry) { sessions_.push_back(entry); }
   // Called by a session as it ends; lets a drain finish as soon as the last session is gone.
@@ -66,6 +69,7 @@ class worker {
 
   unsigned index_;
   std::shared_ptr<const config> config_;
+  route::router router_;
   boost::asio::io_context context_{1};
   std::vector<std::unique_ptr<net::acceptor>> acceptors_;
   relay::pipe_pool pipes_;

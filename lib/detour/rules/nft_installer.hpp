@@ -33,8 +33,10 @@ enum class ownership {
 };
 
 // Talks to nf_tables over one NETLINK_NETFILTER socket (opened with SOCK_CLOEXEC, so a fork+exec
-// child cannot keep an owned table alive). Every change is one batch: libnftnl encodes the plan,
-// the batch goes out in one sendmsg(), and every reply is mapped back to the message it answers.
+// child cannot keep an owned table alive). Changes go out as batches: libnftnl encodes the plan,
+// a batch goes out in one sendmsg() and applies all or nothing, and every reply is mapped back to
+// the message it answers. install() and remove() are one batch each; replace() is three, each
+// complete on its own (see there).
 class nft_installer {
  public:
   nft_installer();

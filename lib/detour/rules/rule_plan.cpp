@@ -1,5 +1,7 @@
 #include "detour/rules/rule_plan.hpp"
 
+#include "detour/upstream/server_addresses.hpp"
+
 #include <linux/netfilter.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -142,6 +144,9 @@ rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
     b.include_prefixes("destinations", out.destinations, field::ip_daddr, field::ip6_daddr);
     auto excluded = out.exclude_destinations;
     for (auto& c : default_outbound_exclusions()) excluded.push_back(c);
+    // The upstream proxies themselves: detourd's handshakes with them must not loop back into it
+    // even when the mark is off, and a program that talks to a proxy on its own keeps doing so.
+    for (auto& c : upstream::upstream_server_cidrs(cfg)) excluded.push_back(c);
     b.exclude_prefixes("exclude_destinations", excluded, field::ip_daddr, field::ip6_daddr);
     b.finish(cfg.port);
   }
@@ -156,7 +161,9 @@ rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
     b.exclude_prefixes("exclude_sources", in.exclude_sources, field::ip_saddr, field::ip6_saddr);
     b.ports(in.ports, in.exclude_ports);
     b.include_prefixes("destinations", in.destinations, field::ip_daddr, field::ip6_daddr);
-    b.exclude_prefixes("exclude_destinations", in.exclude_destinations, field::ip_daddr, field::ip6_daddr);
+    auto excluded = in.exclude_destinations;
+    for (auto& c : upstream::upstream_server_cidrs(cfg)) excluded.push_back(c);
+    b.exclude_prefixes("exclude_destinations", excluded, field::ip_daddr, field::ip6_daddr);
     b.finish(cfg.port);
   }
   return plan;

@@ -1,0 +1,92 @@
+#include "detour/config/routes_section.hpp"
+
+#include "detour/config/yaml_reader.hpp"
+
+#include <fmt/format.h>
+
+namespace detour::config_detail {
+namespace {
+
+constexpr std::string_view expected_action = "expected direct, echo, reject, {upstream: NAME} or {echo: json}";
+
+route_action read_action(std::string_view source, const YAML::Node& node, const std::string& key,
+                         const std::vector<upstream_config>& upstreams) {
+  if (node.IsScalar()) {
+    const auto& text = node.Scalar();
+    if (text == "direct") return {route_kind::direct, 0};
+    if (text == "echo") return {route_kind::echo, 0};
+    if (text == "reject") return {route_kind::reject, 0};
+    fail(source, node.Mark(), key, fmt::format("{}, got \"{}\"", expected_action, text));
+  }
+  if (!node.IsMap() || node.size() != 1) fail(source, node.Mark(), key, expected_action);
+  mapping m(source, node, key);
+  if (auto v = m.take("upstream")) {
+    auto name = read_string(source, *v, m.key_path("upstream"));
+    for (std::size_t i = 0; i < upstreams.size(); ++i) {
+      if (upstreams[i].name == name) return {route_kind::upstream, i};
+    }
+    std::vector<std::string> names;
+    names.reserve(upstreams.size());
+    for (const auto& u : upstreams) names.push_back(u.name);
+    fail(source, v->Mark(), m.key_path("upstream"),
+         fmt::format("unknown upstream \"{}\" ({})", name,
+                     names.empty() ? std::string("no upstreams are defined")
+                                   : fmt::format("defined: {}", fmt::join(names, ", "))));
+  }
+  if (auto v = m.take("echo")) {
+    auto format = read_string(source, *v, m.key_path("echo"));
+    if (format == "json") return {route_kind::echo_json, 0};
+    if (format == "line") return {route_kind::echo, 0};
+    fail(source, v->Mark(), m.key_path("echo"), fmt::format("expected line or json, got \"{}\"", format));
+  }
+  m.finish();
+  fail(source, node.Mark(), key, expected_action);
+}
+
+}  // namespace
+
+void read_routes(std::string_view source, const YAML::Node& node, const std::vector<upstream_config>& upstreams,
+                 std::vector<route_rule>& out, std::optional<route_action>& default_route) {
+  out.clear();
+  default_route.reset();
+  if (node.IsNull()) return;
+  if (!node.IsSequence()) fail(source, node.Mark(), "routes", "expected a list of rules ending with default: ACTION");
+  std::size_t index = 0;
+  for (const auto& item : node) {
+    auto key = fmt::format("routes[{}]", index++);
+    if (default_route) fail(source, item.Mark(), key, "comes after default:, which must be the last entry");
+    if (!item.IsMap()) fail(source, item.Mark(), key, "expected a rule (destinations, ports, sources, action)");
+    mapping m(source, item, key);
+    if (auto v = m.take("default")) {
+      default_route = read_action(source, *v, m.key_path("default"), upstreams);
+      m.finish();
+      continue;
+    }
+    route_rule rule;
+    bool has_match = false;
+    // A list written out empty could mean "nothing" or "anything"; refuse it rather than guess.
+    auto read_match = [&]<typename T>(std::string_view name, std::vector<T>& field, auto reader) {
+      auto v = m.take(name);
+      if (!v) return;
+      field = reader(source, *v, m.key_path(name));
+      if (field.empty()) {
+        fail(source, v->Mark(), m.key_path(name),
+             fmt::format("is empty; leave it out to match every {}", name == "ports" ? "port" : "address"));
+      }
+      has_match = true;
+    };
+    read_match("destinations", rule.destinations, read_cidrs);
+    read_match("ports", rule.ports, read_port_ranges);
+    read_match("sources", rule.sources, read_cidrs);
+    auto action = m.take("action");
+    m.finish();
+    if (!action) fail(source, item.Mark(), key, "needs action");
+    rule.action = read_action(source, *action, m.key_path("action"), upstreams);
+    if (!has_match) {
+      fail(source, item.Mark(), key, "needs at least one of destinations, ports, sources (a catch-all is default:)");
+    }
+    out.push_back(std::move(rule));
+  }
+}
+
+}  // namespace detour::config_detail

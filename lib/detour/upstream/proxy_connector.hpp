@@ -1,0 +1,27 @@
+#pragma once
+// Connections through an upstream proxy: SOCKS5 or HTTP CONNECT, with the upstream's servers tried
+// in order. Same outcome shape as connect_direct, so the session treats every route alike.
+#include "detour/config/config.hpp"
+#include "detour/upstream/connector.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+namespace detour::upstream {
+
+// Coroutines: `target` and `options` are taken by value so a caller may co_spawn them; `upstream`
+// must outlive the attempt (it lives in the config snapshot the session holds).
+// `options.timeout` bounds the whole attempt: every server's TCP connect and the handshake. Each
+// server's connect gets at most an equal share of what remains, so one that drops SYNs cannot use
+// up the time of the servers after it. The next server is tried when one cannot be reached or closes
+// before answering; a definite answer (a SOCKS reply code, an HTTP status, a failed login) is final.
+boost::asio::awaitable<connect_outcome> connect_socks5(boost::asio::ip::tcp::endpoint target,
+                                                       const upstream_config& upstream, connect_options options);
+boost::asio::awaitable<connect_outcome> connect_http(boost::asio::ip::tcp::endpoint target,
+                                                     const upstream_config& upstream, connect_options options);
+
+// By upstream.kind.
+boost::asio::awaitable<connect_outcome> connect_upstream(boost::asio::ip::tcp::endpoint target,
+                                                         const upstream_config& upstream, connect_options options);
+
+}  // namespace detour::upstream

@@ -1,0 +1,110 @@
+#include "detour/config/config.hpp"
+
+#include <catch2/catch.hpp>
+
+using detour::config_error;
+using detour::parse_config;
+using detour::route_action;
+using detour::route_kind;
+
+namespace {
+
+detour::config parse(const std::string& text) { return parse_config(text, "t.yaml"); }
+
+std::string error_of(const std::string& text) {
+  try {
+    parse(text);
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+const std::string upstreams = R"(
+upstreams:
+  corp:
+    kind: socks5
+    address: 10.1.0.5:1080
+  office:
+    kind: http
+    address: 10.1.0.6:3128
+)";
+
+}  // namespace
+
+TEST_CASE("routes are read in order with their actions resolved to upstream indexes", "[config]") {
+  auto c = parse(upstreams + R"(
+routes:
+  - destinations: [10.0.0.0/8, "fd00::/8"]
+    action: direct
+  - ports: [25, 8000-8080]
+    sources: [172.17.0.0/16]
+    action: reject
+  - destinations: [192.0.2.0/24]
+    action: {upstream: office}
+  - ports: [7]
+    action:
+      echo: json
+  - ports: [9]
+    action: echo
+  - default: {upstream: corp}
+)");
+  REQUIRE(c.routes.size() == 5);
+  CHECK(c.routes[0].destinations.size() == 2);
+  CHECK(c.routes[0].destinations[1].to_string() == "fd00::/8");
+  CHECK(c.routes[0].ports.empty());
+  CHECK(c.routes[0].action == route_action{route_kind::direct, 0});
+  CHECK(c.routes[1].ports.size() == 2);
+  CHECK(c.routes[1].ports[1].to_string() == "8000-8080");
+  CHECK(c.routes[1].sources.at(0).to_string() == "172.17.0.0/16");
+  CHECK(c.routes[1].action.kind == route_kind::reject);
+  CHECK(c.routes[2].action == route_action{route_kind::upstream, 1});
+  CHECK(c.routes[3].action.kind == route_kind::echo_json);
+  CHECK(c.routes[4].action.kind == route_kind::echo);
+  REQUIRE(c.default_route);
+  CHECK(*c.default_route == route_action{route_kind::upstream, 0});
+  CHECK(c.default_action() == route_action{route_kind::upstream, 0});
+}
+
+TEST_CASE("without a default route, mode is the default action", "[config]") {
+  CHECK(parse("mode: reject\n").default_action().kind == route_kind::reject);
+  CHECK(parse("mode: echo\nroutes:\n  - ports: [1]\n    action: direct\n").default_action().kind == route_kind::echo);
+  CHECK(parse("").default_action().kind == route_kind::direct);
+}
+
+TEST_CASE("the documented default config has no upstreams and no routes", "[config]") {
+  auto c = detour::default_config();
+  CHECK(c.upstreams.empty());
+  CHECK(c.routes.empty());
+  CHECK_FALSE(c.default_route);
+}
+
+TEST_CASE("a bad route is refused with its place, key and value", "[config]") {
+  CHECK(error_of(upstreams + "routes:\n  - ports: [1]\n    action: {upstream: home}\n") ==
+        "t.yaml:11:24: routes[0].action.upstream: unknown upstream \"home\" (defined: corp, office)");
+  CHECK(error_of("routes:\n  - ports: [1]\n    action: {upstream: home}\n") ==
+        "t.yaml:3:24: routes[0].action.upstream: unknown upstream \"home\" (no upstreams are defined)");
+  CHECK(error_of("routes:\n  - default: {upstream: corp}\n") ==
+        "t.yaml:2:25: routes[0].default.upstream: unknown upstream \"corp\" (no upstreams are defined)");
+  CHECK(error_of("routes:\n  - ports: [1]\n    action: proxy\n") ==
+        "t.yaml:3:13: routes[0].action: expected direct, echo, reject, {upstream: NAME} or {echo: json}, got "
+        "\"proxy\"");
+  CHECK(error_of("routes:\n  - ports: [1]\n    action: {echo: xml}\n") ==
+        "t.yaml:3:20: routes[0].action.echo: expected line or json, got \"xml\"");
+  CHECK(error_of("routes:\n  - ports: [1]\n    action: {direct: 1}\n") ==
+        "t.yaml:3:14: routes[0].action.direct: unknown key (known: upstream, echo)");
+  CHECK(error_of("routes:\n  - ports: [1]\n") == "t.yaml:2:5: routes[0]: needs action");
+  CHECK(error_of("routes:\n  - action: direct\n") ==
+        "t.yaml:2:5: routes[0]: needs at least one of destinations, ports, sources (a catch-all is default:)");
+  CHECK(error_of("routes:\n  - destinations: []\n    action: direct\n") ==
+        "t.yaml:2:19: routes[0].destinations: is empty; leave it out to match every address");
+  CHECK(error_of("routes:\n  - default: direct\n  - ports: [1]\n    action: reject\n") ==
+        "t.yaml:3:5: routes[1]: comes after default:, which must be the last entry");
+  CHECK(error_of("routes:\n  - ports: [0]\n    action: reject\n") ==
+        "t.yaml:2:13: routes[0].ports[0]: " + std::string("port 0 is out of range 1-65535"));
+  CHECK(error_of("routes:\n  - sources: [10.0.0.0/33]\n    action: reject\n") ==
+        "t.yaml:2:15: routes[0].sources[0]: \"33\" is not a prefix length from 0 to 32");
+  CHECK(error_of("routes:\n  - host: example.com\n    action: reject\n") ==
+        "t.yaml:2:5: routes[0].host: unknown key (known: default, destinations, ports, sources, action)");
+  CHECK(error_of("routes: {a: 1}\n") == "t.yaml:1:9: routes: expected a list of rules ending with default: ACTION");
+}
