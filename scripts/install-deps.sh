@@ -12,7 +12,7 @@ packages=(
   nftables iproute2 netcat-openbsd python3 curl
   # upstream proxies the upstream integration tests start (setpriv, from util-linux, runs them
   # under their own user ids); Google Benchmark for route_bench; clang for the libFuzzer targets
-  microsocks tinyproxy util-linux libbenchmark-dev clang
+  microsocks tinyproxy util-linux libbenchmark-dev clang libclang-rt-14-dev
   # scripts/bench.sh: the peers it measures detourd against, its load generators and its chart
   haproxy redsocks nginx-light iperf3 wrk gnuplot-nox
 )
@@ -29,5 +29,15 @@ if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The tests and the bench start nginx, haproxy, tinyproxy... themselves, inside their own network
+  # namespaces; keep the packages from starting them as services on the host. policy-rc.d is
+  # Debian's switch for that, and only ours is removed afterwards.
+  policy=/usr/sbin/policy-rc.d
+  ours=""
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && ours=1
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+  [[ -n $ours ]] && rm -f "$policy"
+  exit "${status:-0}"
 fi

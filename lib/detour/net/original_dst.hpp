@@ -13,5 +13,9 @@ namespace detour::net {
 // own local address, or ENOENT when conntrack does not track it; ENOPROTOOPT means conntrack/NAT
 // is not available for that family at all.
 std::optional<boost::asio::ip::tcp::endpoint> original_destination(int fd, std::error_code& ec);
+// The same when the caller already knows the peer (as the session does from accept): saves the
+// getpeername(2) that only serves to choose between the IPv4 and IPv6 queries.
+std::optional<boost::asio::ip::tcp::endpoint> original_destination(int fd, const boost::asio::ip::tcp::endpoint& peer,
+                                                                   std::error_code& ec);
 
 }  // namespace detour::net

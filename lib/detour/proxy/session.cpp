@@ -172,7 +172,7 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, std::shared
   const auto source = net::unmap(client.remote_endpoint(ec));
   const auto local = net::unmap(client.local_endpoint(ec));
   std::error_code original_error;
-  const auto original = net::original_destination(client.native_handle(), original_error);
+  const auto original = net::original_destination(client.native_handle(), source, original_error);
 
   const bool redirected = original && *original != local;
   if (cfg->mode == mode::echo && !redirected) {
