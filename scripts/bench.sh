@@ -453,8 +453,10 @@ IFS=, read -ra loads <<<"$workloads"
 failures=0
 index=0
 for rep in $(seq "$reps"); do
-  # Repetitions go round all proxies so that a noisy minute on this shared machine hits them alike.
-  for proxy in "${proxies[@]}"; do
+  # Repetitions go round all proxies so that a noisy minute on a shared machine hits them alike,
+  # each repetition starting one proxy further on, so that none is always measured last.
+  start=$(((rep - 1) % ${#proxies[@]}))
+  for proxy in "${proxies[@]:start}" "${proxies[@]:0:start}"; do
     for workload in "${loads[@]}"; do
       [[ $proxy == direct && $workload == idle_rss ]] && continue
       index=$((index + 1))
