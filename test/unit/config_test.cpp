@@ -1,5 +1,7 @@
 #include "detour/config/config.hpp"
 
+#include "config_error_of.hpp"
+
 #include <catch2/catch.hpp>
 
 using detour::config_error;
@@ -7,14 +9,7 @@ using detour::parse_config;
 
 namespace {
 
-std::string error_of(const std::string& yaml) {
-  try {
-    parse_config(yaml, "detour.yaml");
-  } catch (const config_error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string error_of(const std::string& yaml) { return detour::test::config_error_of(yaml, "detour.yaml"); }
 
 }  // namespace
 

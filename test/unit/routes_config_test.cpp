@@ -1,5 +1,7 @@
 #include "detour/config/config.hpp"
 
+#include "config_error_of.hpp"
+
 #include <catch2/catch.hpp>
 
 using detour::config_error;
@@ -11,14 +13,7 @@ namespace {
 
 detour::config parse(const std::string& text) { return parse_config(text, "t.yaml"); }
 
-std::string error_of(const std::string& text) {
-  try {
-    parse(text);
-  } catch (const config_error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string error_of(const std::string& yaml) { return detour::test::config_error_of(yaml, "t.yaml"); }
 
 const std::string upstreams = R"(
 upstreams:

@@ -1,6 +1,8 @@
 #include "detour/config/config.hpp"
 #include "detour/config/upstreams_section.hpp"
 
+#include "config_error_of.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -16,14 +18,7 @@ namespace {
 
 detour::config parse(const std::string& text) { return parse_config(text, "t.yaml"); }
 
-std::string error_of(const std::string& text) {
-  try {
-    parse(text);
-  } catch (const config_error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string error_of(const std::string& yaml) { return detour::test::config_error_of(yaml, "t.yaml"); }
 
 // A file removed when the test ends, whatever its outcome.
 struct temp_file {
