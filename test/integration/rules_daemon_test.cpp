@@ -1,3 +1,4 @@
+#include "support/netns.hpp"
 #include "support/rules_netns.hpp"
 
 #include <catch2/catch.hpp>
@@ -15,8 +16,8 @@
 #include <string>
 #include <thread>
 
-using detour::test::enter_fresh_netns;
-using detour::test::run_command;
+using detour::test::enter_new_netns;
+using detour::test::sh;
 
 namespace {
 
@@ -112,44 +113,44 @@ std::string echo_from(const char* address, std::uint16_t port) {
 }  // namespace
 
 TEST_CASE("detourd run captures outbound connections and kill -9 leaves no rule behind", "[rules]") {
-  enter_fresh_netns();
-  run_command("ip addr add 192.0.2.9/32 dev lo");
+  enter_new_netns();
+  sh("ip addr add 192.0.2.9/32 dev lo");
   auto port = free_port();
   detourd_process detourd(port);
-  CHECK(run_command("nft list tables") == "table inet detour\n");
+  CHECK(sh("nft list tables") == "table inet detour\n");
   CHECK(echo_from("192.0.2.9", 80).find("original dest{ip: 192.0.2.9, port: 80}") != std::string::npos);
   auto status = detourd.signal_and_wait(SIGKILL);
   CHECK(WIFSIGNALED(status));
-  CHECK(run_command("nft list tables") == "");
+  CHECK(sh("nft list tables") == "");
   CHECK(echo_from("192.0.2.9", 80) == "connect: Connection refused");
 }
 
 TEST_CASE("detourd stopped by SIGTERM removes its rules", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   detourd_process detourd(free_port());
-  CHECK(run_command("nft list tables") == "table inet detour\n");
+  CHECK(sh("nft list tables") == "table inet detour\n");
   auto status = detourd.signal_and_wait(SIGTERM);
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
-  CHECK(run_command("nft list tables") == "");
+  CHECK(sh("nft list tables") == "");
 }
 
 TEST_CASE("detourd rules show, install and remove work from the command line", "[rules]") {
-  enter_fresh_netns();
-  auto show = run_command(fmt::format("{} rules show", DETOURD_PATH));
+  enter_new_netns();
+  auto show = sh(fmt::format("{} rules show", DETOURD_PATH));
   CHECK(show.rfind("table inet detour {\n", 0) == 0);
-  CHECK(run_command("nft list tables") == "");
-  run_command(fmt::format("{} rules install", DETOURD_PATH));
-  CHECK(run_command("nft list tables") == "table inet detour\n");
-  run_command(fmt::format("{} rules remove", DETOURD_PATH));
-  CHECK(run_command("nft list tables") == "");
-  CHECK(run_command(fmt::format("{} rules remove 2>&1", DETOURD_PATH)) == "table inet detour is not installed\n");
+  CHECK(sh("nft list tables") == "");
+  sh(fmt::format("{} rules install", DETOURD_PATH));
+  CHECK(sh("nft list tables") == "table inet detour\n");
+  sh(fmt::format("{} rules remove", DETOURD_PATH));
+  CHECK(sh("nft list tables") == "");
+  CHECK(sh(fmt::format("{} rules remove 2>&1", DETOURD_PATH)) == "table inet detour is not installed\n");
 }
 
 TEST_CASE("detourd relays a captured connection to its original destination, its own connection not captured",
           "[rules]") {
-  enter_fresh_netns();
-  run_command("ip addr add 192.0.2.9/32 dev lo");
+  enter_new_netns();
+  sh("ip addr add 192.0.2.9/32 dev lo");
   // The "remote" server: answers one line on 192.0.2.9:80. detourd's upstream connection to it
   // carries the mark, so the rules leave it alone instead of sending it back into detourd.
   int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -1,6 +1,7 @@
 #include "detour/config/config.hpp"
 #include "detour/rules/rule_plan.hpp"
 #include "detour/rules/rules_commands.hpp"
+#include "support/netns.hpp"
 #include "support/rules_netns.hpp"
 
 #include <catch2/catch.hpp>
@@ -8,9 +9,9 @@
 
 using namespace detour;
 using detour::test::connect_outcome;
-using detour::test::enter_fresh_netns;
+using detour::test::enter_new_netns;
 using detour::test::peer_netns;
-using detour::test::run_command;
+using detour::test::sh;
 
 namespace {
 
@@ -29,13 +30,13 @@ test::client_options from(const peer_netns& peer) {
 // The "remote" destinations are local addresses here, so a connection the rules leave alone is
 // refused at once instead of being forwarded nowhere.
 void add_remote_addresses() {
-  run_command("ip addr add 203.0.113.5/32 dev lo && ip addr add 2001:db8:ffff::5/128 dev lo nodad");
+  sh("ip addr add 203.0.113.5/32 dev lo && ip addr add 2001:db8:ffff::5/128 dev lo nodad");
   test::wait_for_ipv6_addresses({"2001:db8:ffff::5"});
 }
 
 // This namespace is the gateway; `peer` is a host on a veth link to it.
 void link_over_veth(const peer_netns& peer, const std::string& name, const std::string& net4, const std::string& net6) {
-  run_command(fmt::format("ip link add {0} type veth peer name {0}p && ip link set {0}p netns {1} && "
+  sh(fmt::format("ip link add {0} type veth peer name {0}p && ip link set {0}p netns {1} && "
                           "ip addr add {2}.1/24 dev {0} && ip addr add {3}::1/64 dev {0} nodad && ip link set {0} up",
                           name, peer.pid(), net4, net6));
   peer.run(fmt::format("ip link set {0}p name eth0 && ip addr add {1}.2/24 dev eth0 && "
@@ -49,7 +50,7 @@ void link_over_veth(const peer_netns& peer, const std::string& name, const std::
 }  // namespace
 
 TEST_CASE("inbound capture redirects connections arriving over veth from another namespace", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_remote_addresses();
   peer_netns peer;
   link_over_veth(peer, "veth0", "10.77.0", "fd77");
@@ -60,7 +61,7 @@ TEST_CASE("inbound capture redirects connections arriving over veth from another
 }
 
 TEST_CASE("connections from another namespace are not captured by default", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_remote_addresses();
   peer_netns peer;
   link_over_veth(peer, "veth0", "10.77.0", "fd77");
@@ -70,7 +71,7 @@ TEST_CASE("connections from another namespace are not captured by default", "[ru
 }
 
 TEST_CASE("inbound sources, exclude_sources and ports select what is captured", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_remote_addresses();
   peer_netns peer;
   link_over_veth(peer, "veth0", "10.77.0", "fd77");
@@ -91,7 +92,7 @@ intercept:
 }
 
 TEST_CASE("inbound exclude_ports and destinations select what is captured, outbound disabled", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_remote_addresses();
   peer_netns peer;
   link_over_veth(peer, "veth0", "10.77.0", "fd77");
@@ -109,7 +110,7 @@ intercept:
 }
 
 TEST_CASE("inbound capture on another interface leaves the veth alone", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_remote_addresses();
   peer_netns peer;
   link_over_veth(peer, "veth0", "10.77.0", "fd77");
@@ -120,7 +121,7 @@ TEST_CASE("inbound capture on another interface leaves the veth alone", "[rules]
 }
 
 TEST_CASE("inbound exclude_destinations are not captured", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_remote_addresses();
   peer_netns peer;
   link_over_veth(peer, "veth0", "10.77.0", "fd77");
@@ -132,13 +133,13 @@ TEST_CASE("inbound exclude_destinations are not captured", "[rules]") {
 }
 
 TEST_CASE("inbound capture on a bridge redirects a container's connections", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_remote_addresses();
   peer_netns container;
   // docker's layout: a bridge with the gateway address, the container's veth enslaved to it.
-  run_command("ip link add br0 type bridge && ip addr add 10.88.0.1/24 dev br0 && "
+  sh("ip link add br0 type bridge && ip addr add 10.88.0.1/24 dev br0 && "
               "ip addr add fd88::1/64 dev br0 nodad && ip link set br0 up");
-  run_command(fmt::format("ip link add vethc type veth peer name vethcp && ip link set vethcp netns {} && "
+  sh(fmt::format("ip link add vethc type veth peer name vethcp && ip link set vethcp netns {} && "
                           "ip link set vethc master br0 && ip link set vethc up",
                           container.pid()));
   container.run("ip link set vethcp name eth0 && ip addr add 10.88.0.2/24 dev eth0 && "
@@ -154,13 +155,13 @@ TEST_CASE("inbound capture on a bridge redirects a container's connections", "[r
 }
 
 TEST_CASE("a container's connections arrive on the bridge, not on its veth port", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_remote_addresses();
   peer_netns container;
   // docker's layout: a bridge with the gateway address, the container's veth enslaved to it.
-  run_command("ip link add br0 type bridge && ip addr add 10.88.0.1/24 dev br0 && "
+  sh("ip link add br0 type bridge && ip addr add 10.88.0.1/24 dev br0 && "
               "ip addr add fd88::1/64 dev br0 nodad && ip link set br0 up");
-  run_command(fmt::format("ip link add vethc type veth peer name vethcp && ip link set vethcp netns {} && "
+  sh(fmt::format("ip link add vethc type veth peer name vethcp && ip link set vethcp netns {} && "
                           "ip link set vethc master br0 && ip link set vethc up",
                           container.pid()));
   container.run("ip link set vethcp name eth0 && ip addr add 10.88.0.2/24 dev eth0 && "

@@ -3,6 +3,7 @@
 #include "detour/rules/render_nft.hpp"
 #include "detour/rules/rule_plan.hpp"
 #include "detour/rules/rules_commands.hpp"
+#include "support/netns.hpp"
 #include "support/rules_netns.hpp"
 
 #include <catch2/catch.hpp>
@@ -17,16 +18,16 @@
 
 using namespace detour;
 using detour::test::connect_outcome;
-using detour::test::enter_fresh_netns;
+using detour::test::enter_new_netns;
 using detour::test::normalize_whitespace;
-using detour::test::run_command;
+using detour::test::sh;
 
 namespace {
 
 // Local addresses to aim at: nothing listens on their ports, so a connection that is not
 // redirected is refused at once.
 void add_test_addresses() {
-  run_command("ip addr add 192.0.2.9/32 dev lo && ip addr add 198.51.100.7/32 dev lo && "
+  sh("ip addr add 192.0.2.9/32 dev lo && ip addr add 198.51.100.7/32 dev lo && "
               "ip addr add 2001:db8::9/128 dev lo nodad && ip addr add fd00::9/128 dev lo nodad");
   test::wait_for_ipv6_addresses({"2001:db8::9", "fd00::9"});
 }
@@ -53,7 +54,7 @@ test::client_options as_user(std::uint32_t uid, std::optional<std::uint32_t> gid
 // `nft -y list ruleset` (numeric priorities) without the two lines an owned table adds
 // ("# progname ...", "flags owner"), which the owner tests check separately.
 std::string kernel_ruleset() {
-  std::istringstream in(run_command("nft -y list ruleset"));
+  std::istringstream in(sh("nft -y list ruleset"));
   std::string kept, line;
   while (std::getline(in, line)) {
     if (auto comment = line.find(" # progname "); comment != std::string::npos) line.erase(comment);
@@ -94,7 +95,7 @@ intercept:
 }  // namespace
 
 TEST_CASE("an installed plan is exactly what nft lists in the kernel", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   auto plan = every_option_plan();
   rules::nft_installer installer;
   installer.install(plan, rules::ownership::none);
@@ -102,14 +103,14 @@ TEST_CASE("an installed plan is exactly what nft lists in the kernel", "[rules]"
 }
 
 TEST_CASE("the rendered plan loaded by nft -f lists exactly as rendered", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   auto plan = every_option_plan();
-  run_command("nft -f - <<'EOF'\n" + rules::render_nft(plan) + "EOF\n");
+  sh("nft -f - <<'EOF'\n" + rules::render_nft(plan) + "EOF\n");
   CHECK(kernel_ruleset() == normalize_whitespace(rules::render_nft(plan)));
 }
 
 TEST_CASE("the default plan installs as rendered and redirects outbound tcp of both families", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_test_addresses();
   test::redirect_listener listener;
   auto cfg = config_for(listener);
@@ -123,7 +124,7 @@ TEST_CASE("the default plan installs as rendered and redirects outbound tcp of b
 }
 
 TEST_CASE("connections carrying detourd's mark are not redirected", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_test_addresses();
   test::redirect_listener listener;
   auto cfg = config_for(listener, "mark: 0x1d7\n");
@@ -134,7 +135,7 @@ TEST_CASE("connections carrying detourd's mark are not redirected", "[rules]") {
 }
 
 TEST_CASE("ports and exclude_ports select which destination ports are captured", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_test_addresses();
   test::redirect_listener listener;
   auto cfg = config_for(listener, R"(
@@ -154,7 +155,7 @@ intercept:
 }
 
 TEST_CASE("a connection to the listen port itself is not redirected again", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_test_addresses();
   test::redirect_listener listener;
   rules::owned_table table(rules::make_plan(config_for(listener)));
@@ -166,7 +167,7 @@ TEST_CASE("a connection to the listen port itself is not redirected again", "[ru
 }
 
 TEST_CASE("exclude_destinations of both families are not captured", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_test_addresses();
   test::redirect_listener listener;
   rules::owned_table table(rules::make_plan(config_for(listener, R"(
@@ -180,7 +181,7 @@ intercept: {outbound: {exclude_destinations: [192.0.2.0/24, "fd00::/8", 127.0.0.
 }
 
 TEST_CASE("destinations of one family only leave the other family uncaptured", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_test_addresses();
   test::redirect_listener listener;
   rules::owned_table table(rules::make_plan(config_for(listener, R"(
@@ -192,7 +193,7 @@ intercept: {outbound: {destinations: [198.51.100.0/24]}}
 }
 
 TEST_CASE("destinations of both families are the only ones captured", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_test_addresses();
   test::redirect_listener listener;
   rules::owned_table table(rules::make_plan(config_for(listener, R"(
@@ -205,7 +206,7 @@ intercept: {outbound: {destinations: [192.0.2.9, "2001:db8::/64"]}}
 }
 
 TEST_CASE("exclude_uids leaves those users' connections alone", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_test_addresses();
   test::redirect_listener listener;
   rules::owned_table table(rules::make_plan(config_for(listener, "intercept: {outbound: {exclude_uids: [1000]}}\n")));
@@ -214,7 +215,7 @@ TEST_CASE("exclude_uids leaves those users' connections alone", "[rules]") {
 }
 
 TEST_CASE("uids captures only those users' connections", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_test_addresses();
   test::redirect_listener listener;
   rules::owned_table table(rules::make_plan(config_for(listener, "intercept: {outbound: {uids: [1000]}}\n")));
@@ -224,7 +225,7 @@ TEST_CASE("uids captures only those users' connections", "[rules]") {
 }
 
 TEST_CASE("exclude_self_uid leaves connections of detourd's own user alone", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_test_addresses();
   test::redirect_listener listener;
   rules::owned_table table(rules::make_plan(config_for(listener, "intercept: {exclude_self_uid: true}\n")));
@@ -233,7 +234,7 @@ TEST_CASE("exclude_self_uid leaves connections of detourd's own user alone", "[r
 }
 
 TEST_CASE("gids and exclude_gids select groups", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_test_addresses();
   test::redirect_listener listener;
   rules::owned_table table(
@@ -244,7 +245,7 @@ TEST_CASE("gids and exclude_gids select groups", "[rules]") {
 }
 
 TEST_CASE("exclude_interfaces leaves connections through that interface alone", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_test_addresses();
   test::redirect_listener listener;
   rules::owned_table table(rules::make_plan(config_for(listener, "intercept: {outbound: {exclude_interfaces: [lo]}}\n")));
@@ -252,7 +253,7 @@ TEST_CASE("exclude_interfaces leaves connections through that interface alone", 
 }
 
 TEST_CASE("exclude_interfaces naming another interface changes nothing", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   add_test_addresses();
   test::redirect_listener listener;
   rules::owned_table table(rules::make_plan(config_for(listener, "intercept: {outbound: {exclude_interfaces: [eth9]}}\n")));

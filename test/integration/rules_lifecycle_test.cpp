@@ -3,6 +3,7 @@
 #include "detour/rules/render_nft.hpp"
 #include "detour/rules/rule_plan.hpp"
 #include "detour/rules/rules_commands.hpp"
+#include "support/netns.hpp"
 #include "support/rules_netns.hpp"
 
 #include <catch2/catch.hpp>
@@ -21,16 +22,16 @@
 
 using namespace detour;
 using detour::test::connect_outcome;
-using detour::test::enter_fresh_netns;
+using detour::test::enter_new_netns;
 using detour::test::normalize_whitespace;
-using detour::test::run_command;
+using detour::test::sh;
 
 namespace {
 
-std::string tables() { return run_command("nft list tables"); }
+std::string tables() { return sh("nft list tables"); }
 
 std::string table_header(const std::string& name) {
-  auto text = run_command("nft list table inet " + name);
+  auto text = sh("nft list table inet " + name);
   return text.substr(0, text.find("\n\tset"));
 }
 
@@ -70,7 +71,7 @@ pid_t child_owning_table(const rules::rule_plan& plan) {
 }  // namespace
 
 TEST_CASE("an owned table disappears when its owner is killed with SIGKILL", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   auto plan = rules::make_plan(config_for_port(15001));
   pid_t child = child_owning_table(plan);
   CHECK(tables() == "table inet detour\n");
@@ -82,7 +83,7 @@ TEST_CASE("an owned table disappears when its owner is killed with SIGKILL", "[r
 }
 
 TEST_CASE("an owned table is removed when its guard is destroyed", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   {
     auto guard = rules::install_owned_rules(config_for_port(15001));
     REQUIRE(guard);
@@ -92,14 +93,14 @@ TEST_CASE("an owned table is removed when its guard is destroyed", "[rules]") {
 }
 
 TEST_CASE("with intercept disabled the guard installs nothing", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   auto guard = rules::install_owned_rules(config_for_port(15001, "intercept: {enabled: false}\n"));
   CHECK_FALSE(guard);
   CHECK(tables() == "");
 }
 
 TEST_CASE("rules install leaves an un-owned table and rules remove deletes it", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   auto cfg = config_for_port(15001, "intercept: {table: sidecar}\n");
   std::ostringstream err;
   CHECK(rules::rules_install(cfg, err) == 0);
@@ -107,7 +108,7 @@ TEST_CASE("rules install leaves an un-owned table and rules remove deletes it", 
   CHECK(table_header("sidecar").find("flags") == std::string::npos);
   // A second install replaces the table rather than adding a second copy of each rule.
   CHECK(rules::rules_install(cfg, err) == 0);
-  CHECK(normalize_whitespace(run_command("nft -y list ruleset")) == normalize_whitespace(rules::render_nft(rules::make_plan(cfg))));
+  CHECK(normalize_whitespace(sh("nft -y list ruleset")) == normalize_whitespace(rules::render_nft(rules::make_plan(cfg))));
   CHECK(rules::rules_remove(cfg, err) == 0);
   CHECK(tables() == "");
   CHECK(err.str() == "");
@@ -116,13 +117,13 @@ TEST_CASE("rules install leaves an un-owned table and rules remove deletes it", 
 }
 
 TEST_CASE("a stale un-owned table left by rules install is replaced by the owned one", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   auto cfg = config_for_port(15001);
-  run_command("nft 'add table inet detour; add chain inet detour stale { type nat hook output priority -99; }; "
+  sh("nft 'add table inet detour; add chain inet detour stale { type nat hook output priority -99; }; "
               "add rule inet detour stale tcp dport 80 redirect to :9'");
   {
     rules::owned_table guard(rules::make_plan(cfg));
-    auto listing = run_command("nft list table inet detour");
+    auto listing = sh("nft list table inet detour");
     CHECK(listing.find("flags owner") != std::string::npos);
     CHECK(listing.find("stale") == std::string::npos);
     CHECK(tables() == "table inet detour\n");
@@ -131,7 +132,7 @@ TEST_CASE("a stale un-owned table left by rules install is replaced by the owned
 }
 
 TEST_CASE("a table owned by another process is refused with a message naming it", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   auto plan = rules::make_plan(config_for_port(15001));
   rules::nft_installer first;
   first.install(plan, rules::ownership::owner);
@@ -151,11 +152,11 @@ TEST_CASE("a table owned by another process is refused with a message naming it"
 }
 
 TEST_CASE("a chain priority the kernel refuses aborts the whole batch and names the chain", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   std::ostringstream err;
   auto cfg = config_for_port(15001);
   REQUIRE(rules::rules_install(cfg, err) == 0);
-  auto before = run_command("nft list ruleset");
+  auto before = sh("nft list ruleset");
   // Config validation refuses this priority; a hand-made plan shows what the kernel says.
   auto plan = rules::make_plan(cfg);
   plan.chains[0].priority = -300;
@@ -166,11 +167,11 @@ TEST_CASE("a chain priority the kernel refuses aborts the whole batch and names 
                     "a priority above -200) or lacks nat support (CONFIG_NFT_NAT); an existing chain's priority cannot "
                     "change in place; 6 later errors follow from it");
   // Nothing of the batch applied: the old un-owned table with its rules is still there.
-  CHECK(run_command("nft list ruleset") == before);
+  CHECK(sh("nft list ruleset") == before);
 }
 
 TEST_CASE("without CAP_NET_ADMIN the batch is refused as a whole", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {
@@ -195,7 +196,7 @@ TEST_CASE("without CAP_NET_ADMIN the batch is refused as a whole", "[rules]") {
 }
 
 TEST_CASE("5000 excluded prefixes all reach the kernel", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   auto cfg = config_for_port(15001);
   // Every other /32, so none merge: 5000 intervals, 10000 set elements.
   for (unsigned i = 0; i < 5000; ++i) {
@@ -213,8 +214,8 @@ TEST_CASE("5000 excluded prefixes all reach the kernel", "[rules]") {
   rules::owned_table guard(plan);
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   WARN("installing 5002 IPv4 + 1001 IPv6 prefixes took " << elapsed.count() << " ms");
-  auto v4 = normalize_whitespace(run_command("nft list set inet detour out_exclude_destinations4"));
-  auto v6 = normalize_whitespace(run_command("nft list set inet detour out_exclude_destinations6"));
+  auto v4 = normalize_whitespace(sh("nft list set inet detour out_exclude_destinations4"));
+  auto v6 = normalize_whitespace(sh("nft list set inet detour out_exclude_destinations6"));
   CHECK(std::count(v4.begin(), v4.end(), ',') == 5001);
   CHECK(std::count(v6.begin(), v6.end(), ',') == 1000);
   CHECK(v4.find(" 10.0.39.14,") != std::string::npos);  // the last one: 10.0.0.0 + 2 * 4999

@@ -3,6 +3,7 @@
 #include "detour/rules/render_nft.hpp"
 #include "detour/rules/rule_plan.hpp"
 #include "detour/rules/rules_commands.hpp"
+#include "support/netns.hpp"
 #include "support/rules_netns.hpp"
 
 #include <catch2/catch.hpp>
@@ -22,9 +23,9 @@
 
 using namespace detour;
 using detour::test::connect_outcome;
-using detour::test::enter_fresh_netns;
+using detour::test::enter_new_netns;
 using detour::test::normalize_whitespace;
-using detour::test::run_command;
+using detour::test::sh;
 
 namespace {
 
@@ -35,7 +36,7 @@ config config_for_port(std::uint16_t port, std::string_view yaml = "") {
 }
 
 std::string kernel_ruleset() {
-  std::istringstream in(run_command("nft -y list ruleset"));
+  std::istringstream in(sh("nft -y list ruleset"));
   std::string kept, line;
   while (std::getline(in, line)) {
     if (auto comment = line.find(" # progname "); comment != std::string::npos) line.erase(comment);
@@ -63,8 +64,8 @@ int connect_loop(int count) {
 }  // namespace
 
 TEST_CASE("replace swaps the ruleset in place, adding and dropping chains and sets", "[rules]") {
-  enter_fresh_netns();
-  run_command("ip addr add 192.0.2.9/32 dev lo && ip addr add 198.51.100.7/32 dev lo");
+  enter_new_netns();
+  sh("ip addr add 192.0.2.9/32 dev lo && ip addr add 198.51.100.7/32 dev lo");
   test::redirect_listener listener;
   auto first = rules::make_plan(config_for_port(listener.port(), "intercept: {outbound: {ports: [\"80\"], exclude_uids: [7]}}\n"));
   rules::owned_table guard(first);
@@ -89,12 +90,12 @@ intercept:
   CHECK(kernel_ruleset() == normalize_whitespace(rules::render_nft(guard.plan())));
   CHECK(connect_outcome(listener, "198.51.100.7", 443) == "not redirected");
   CHECK(connect_outcome(listener, "198.51.100.7", 80) == "redirected to 198.51.100.7:80");
-  CHECK(run_command("nft list table inet detour").find("flags owner") != std::string::npos);
+  CHECK(sh("nft list table inet detour").find("flags owner") != std::string::npos);
 }
 
 TEST_CASE("replace with another priority or table name re-creates the table in one batch", "[rules]") {
-  enter_fresh_netns();
-  run_command("ip addr add 192.0.2.9/32 dev lo");
+  enter_new_netns();
+  sh("ip addr add 192.0.2.9/32 dev lo");
   test::redirect_listener listener;
   rules::owned_table guard(rules::make_plan(config_for_port(listener.port())));
   auto moved = rules::make_plan(config_for_port(listener.port(), "intercept: {priority: -110}\n"));
@@ -105,17 +106,17 @@ TEST_CASE("replace with another priority or table name re-creates the table in o
 
   auto renamed = rules::make_plan(config_for_port(listener.port(), "intercept: {table: other}\n"));
   guard.replace(renamed);
-  CHECK(run_command("nft list tables") == "table inet other\n");
+  CHECK(sh("nft list tables") == "table inet other\n");
   CHECK(kernel_ruleset() == normalize_whitespace(rules::render_nft(renamed)));
-  CHECK(run_command("nft list table inet other").find("flags owner") != std::string::npos);
+  CHECK(sh("nft list table inet other").find("flags owner") != std::string::npos);
   CHECK(connect_outcome(listener, "192.0.2.9", 80) == "redirected to 192.0.2.9:80");
 }
 
 TEST_CASE("a replace the kernel refuses leaves the previous rules in force", "[rules]") {
-  enter_fresh_netns();
+  enter_new_netns();
   auto plan = rules::make_plan(config_for_port(15001));
   rules::owned_table guard(plan);
-  auto before = run_command("nft list ruleset");
+  auto before = sh("nft list ruleset");
   auto bad = rules::make_plan(config_for_port(15001, "intercept: {inbound: {enabled: true}}\n"));
   bad.chains[1].priority = -300;
   CHECK_THROWS_WITH(guard.replace(bad),
@@ -124,13 +125,13 @@ TEST_CASE("a replace the kernel refuses leaves the previous rules in force", "[r
                     "a priority above -200) or lacks nat support (CONFIG_NFT_NAT); an existing chain's priority cannot "
                     "change in place; 3 later errors follow from it");
   // Including the sets staged for it: the kernel holds exactly what it held before.
-  CHECK(run_command("nft list ruleset") == before);
+  CHECK(sh("nft list ruleset") == before);
   CHECK(guard.plan() == plan);
 }
 
 TEST_CASE("replacing the rules under a connect loop sends no connection direct", "[rules]") {
-  enter_fresh_netns();
-  run_command("ip addr add 192.0.2.9/32 dev lo");
+  enter_new_netns();
+  sh("ip addr add 192.0.2.9/32 dev lo");
   test::redirect_listener listener;
   auto a = rules::make_plan(config_for_port(listener.port(), "intercept: {outbound: {exclude_destinations: [198.51.100.0/24]}}\n"));
   auto b = rules::make_plan(config_for_port(listener.port(), R"(

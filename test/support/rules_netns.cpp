@@ -1,5 +1,7 @@
 #include "support/rules_netns.hpp"
 
+#include "support/netns.hpp"
+
 #include "detour/net/original_dst.hpp"
 
 #include <fmt/format.h>
@@ -67,30 +69,6 @@ int try_connect(const std::string& address, std::uint16_t port, const client_opt
 
 }  // namespace
 
-void enter_fresh_netns() {
-  if (::unshare(CLONE_NEWNET) != 0) fail("unshare(CLONE_NEWNET)");
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail("socket");
-  ifreq ifr{};
-  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-  if (::ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) fail("SIOCGIFFLAGS lo");
-  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-  if (::ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) fail("SIOCSIFFLAGS lo");
-  ::close(fd);
-}
-
-std::string run_command(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
-  if (!pipe) fail("popen " + command);
-  std::string out;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe.get())) > 0) out.append(buf.data(), n);
-  int status = ::pclose(pipe.release());
-  if (status != 0) throw std::runtime_error(fmt::format("`{}` exited with status {}: {}", command, status, out));
-  return out;
-}
-
 std::string normalize_whitespace(const std::string& text) {
   std::string out;
   bool space = false;
@@ -108,7 +86,7 @@ std::string normalize_whitespace(const std::string& text) {
 
 void wait_for_ipv6_addresses(const std::vector<std::string>& addresses, const peer_netns* peer) {
   for (int attempt = 0; attempt < 500; ++attempt) {
-    auto routes = peer ? peer->run("ip -6 route show table local") : run_command("ip -6 route show table local");
+    auto routes = peer ? peer->run("ip -6 route show table local") : sh("ip -6 route show table local");
     bool all = std::all_of(addresses.begin(), addresses.end(),
                            [&](const std::string& a) { return routes.find("local " + a + " ") != std::string::npos; });
     if (all) return;
@@ -171,7 +149,7 @@ peer_netns::~peer_netns() {
 }
 
 std::string peer_netns::run(const std::string& command) const {
-  return run_command(fmt::format("nsenter -t {} -n sh -c '{}'", pid_, command));
+  return sh(fmt::format("nsenter -t {} -n sh -c '{}'", pid_, command));
 }
 
 std::string connect_outcome(redirect_listener& listener, const std::string& address, std::uint16_t port,

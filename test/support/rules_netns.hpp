@@ -11,12 +11,7 @@
 
 namespace detour::test {
 
-// unshare(CLONE_NEWNET) and bring `lo` up; throws on failure (needs root or CAP_SYS_ADMIN).
-void enter_fresh_netns();
-
-// Runs a shell command (in this namespace), returns its stdout; throws if it exits non-zero.
-std::string run_command(const std::string& command);
-
+// Namespaces and shell commands come from support/netns.hpp (enter_new_netns, sh).
 class peer_netns;
 
 // Waits until every IPv6 address in `addresses` is usable, in this namespace or in `peer`'s.
