@@ -1,4 +1,5 @@
 #include "support/detourd_process.hpp"
+#include "support/deadline.hpp"
 
 #include <fmt/format.h>
 
@@ -25,16 +26,7 @@ namespace detour::test {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
-
-[[noreturn]] void throw_errno(std::string_view what, int e = errno) {
-  throw std::system_error(e, std::generic_category(), std::string(what));
-}
-
-int remaining_ms(clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
-  return left > 0 ? static_cast<int>(left) + 1 : 0;
-}
+using clock = test_clock;
 
 // argv and envp built before fork(): between fork and exec in a process that has threads, the
 // child may only make async-signal-safe calls, so no allocation there.

@@ -1,4 +1,5 @@
 #include "support/tcp.hpp"
+#include "support/deadline.hpp"
 
 #include <fmt/format.h>
 
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <functional>
 #include <cerrno>
 #include <stdexcept>
 #include <system_error>
@@ -19,17 +21,7 @@ namespace detour::test {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
-
-[[noreturn]] void throw_errno(std::string_view what, int e = errno) {
-  throw std::system_error(e, std::generic_category(), std::string(what));
-}
-
-// Milliseconds left until `deadline`, for poll(): 0 once it has passed.
-int remaining_ms(clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
-  return left > 0 ? static_cast<int>(left) + 1 : 0;
-}
+using clock = test_clock;
 
 // Waits until fd is ready for `events`; false on timeout.
 bool wait_ready(int fd, short events, clock::time_point deadline) {
@@ -62,6 +54,18 @@ ssize_t read_some(int fd, std::array<char, chunk_size>& buffer, clock::time_poin
       timed_out = true;
       return 0;
     }
+  }
+}
+
+// Reads until EOF, reset or `deadline`, handing every chunk to `on_bytes`; says how it ended.
+stream_end read_each_chunk(int fd, clock::time_point deadline, const std::function<void(std::string_view)>& on_bytes) {
+  std::array<char, chunk_size> buffer{};
+  for (;;) {
+    bool timed_out = false;
+    ssize_t n = read_some(fd, buffer, deadline, timed_out);
+    if (timed_out) return stream_end::timeout;
+    if (n <= 0) return n < 0 ? stream_end::reset : stream_end::eof;
+    on_bytes(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
   }
 }
 
@@ -156,36 +160,20 @@ void reset_connection(socket_fd& s) {
 }
 
 received read_until_eof(int fd, std::chrono::milliseconds timeout) {
-  auto deadline = clock::now() + timeout;
-  std::array<char, chunk_size> buffer{};
   received out{{}, stream_end::eof};
-  for (;;) {
-    bool timed_out = false;
-    ssize_t n = read_some(fd, buffer, deadline, timed_out);
-    if (timed_out || n <= 0) {
-      out.end = timed_out ? stream_end::timeout : n < 0 ? stream_end::reset : stream_end::eof;
-      return out;
-    }
-    out.bytes.append(buffer.data(), static_cast<std::size_t>(n));
-  }
+  out.end = read_each_chunk(fd, clock::now() + timeout, [&](std::string_view bytes) { out.bytes.append(bytes); });
+  return out;
 }
 
 received_digest hash_until_eof(int fd, std::chrono::milliseconds timeout) {
-  auto deadline = clock::now() + timeout;
-  std::array<char, chunk_size> buffer{};
   sha1_hasher hasher;
   received_digest out;
-  for (;;) {
-    bool timed_out = false;
-    ssize_t n = read_some(fd, buffer, deadline, timed_out);
-    if (timed_out || n <= 0) {
-      out.end = timed_out ? stream_end::timeout : n < 0 ? stream_end::reset : stream_end::eof;
-      out.size = hasher.size();
-      out.sha1 = hasher.hex();
-      return out;
-    }
-    hasher.add(std::span<const char>(buffer.data(), static_cast<std::size_t>(n)));
-  }
+  out.end = read_each_chunk(fd, clock::now() + timeout, [&](std::string_view bytes) {
+    hasher.add(std::span<const char>(bytes.data(), bytes.size()));
+  });
+  out.size = hasher.size();
+  out.sha1 = hasher.hex();
+  return out;
 }
 
 received read_exactly(int fd, std::size_t count, std::chrono::milliseconds timeout) {
@@ -404,22 +392,13 @@ sink_server::sink_server(const endpoint& listen_at)
 
 echo_server::echo_server(const endpoint& listen_at)
     : tcp_server(listen_at, [](int fd) {
-        auto deadline = clock::now() + default_timeout;
-        std::array<char, chunk_size> buffer{};
         sha1_hasher hasher;
         received_digest out;
-        for (;;) {
-          bool timed_out = false;
-          ssize_t n = read_some(fd, buffer, deadline, timed_out);
-          if (timed_out || n <= 0) {
-            out.end = timed_out ? stream_end::timeout : n < 0 ? stream_end::reset : stream_end::eof;
-            if (out.end == stream_end::eof) shutdown_write(fd);
-            break;
-          }
-          std::string_view bytes(buffer.data(), static_cast<std::size_t>(n));
-          hasher.add(bytes);
+        out.end = read_each_chunk(fd, clock::now() + default_timeout, [&](std::string_view bytes) {
+          hasher.add(std::span<const char>(bytes.data(), bytes.size()));
           send_all(fd, bytes);
-        }
+        });
+        if (out.end == stream_end::eof) shutdown_write(fd);
         out.size = hasher.size();
         out.sha1 = hasher.hex();
         return out;
