@@ -25,8 +25,6 @@ struct stats {
   counter upstream_failures;
   counter bytes_up;         // client -> upstream
   counter bytes_down;       // upstream -> client
-  counter active;           // sessions alive now (incremented and decremented by the owner thread)
-  counter closed;
 };
 
 }  // namespace detour::proxy
