@@ -21,26 +21,11 @@ std::uint32_t detail::interval_map<Key>::find(Key key) const {
 
 namespace {
 
-u128 to_u128(const ip::address_v6& a) {
-  u128 v = 0;
-  for (auto byte : a.to_bytes()) v = (v << 8) | byte;
-  return v;
-}
-
 // The first and last address a prefix covers, as integers of the family's width.
 template <typename Key>
 std::pair<Key, Key> bounds(const net::cidr& c) {
-  // numeric_limits knows no __int128 in strict ISO mode, hence sizeof.
-  constexpr unsigned width = sizeof(Key) * 8;
-  Key first = 0;
-  if constexpr (std::is_same_v<Key, u128>) {
-    first = to_u128(c.address.to_v6());
-  } else {
-    first = c.address.to_v4().to_uint();
-  }
-  unsigned host_bits = width - c.prefix_length;
-  Key host_mask = host_bits == 0 ? Key{0} : host_bits == width ? ~Key{0} : (Key{1} << host_bits) - 1;
-  return {first, first | host_mask};
+  auto range = c.bounds();
+  return {static_cast<Key>(range.first), static_cast<Key>(range.last)};
 }
 
 class set_builder {
@@ -162,9 +147,10 @@ route_decision router::decide(const ip::tcp::endpoint& source, const ip::tcp::en
   if (actions_.empty()) return {default_action_, std::nullopt};
   auto dst = net::unmap(destination.address());
   auto src = net::unmap(source.address());
-  const auto* d =
-      set(dst.is_v4() ? destination_v4_.find(dst.to_v4().to_uint()) : destination_v6_.find(to_u128(dst.to_v6())));
-  const auto* s = set(src.is_v4() ? source_v4_.find(src.to_v4().to_uint()) : source_v6_.find(to_u128(src.to_v6())));
+  const auto* d = set(dst.is_v4() ? destination_v4_.find(dst.to_v4().to_uint())
+                                  : destination_v6_.find(net::to_integer(dst.to_v6())));
+  const auto* s =
+      set(src.is_v4() ? source_v4_.find(src.to_v4().to_uint()) : source_v6_.find(net::to_integer(src.to_v6())));
   const auto* p = set(port_.find(destination.port()));
   for (std::size_t w = 0; w < words_; ++w) {
     if (auto match = d[w] & s[w] & p[w]) {

@@ -1,5 +1,6 @@
 #pragma once
 #include "detour/config/config.hpp"
+#include "detour/net/cidr.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -13,7 +14,7 @@ namespace detour::route {
 
 namespace detail {
 
-__extension__ using u128 = unsigned __int128;
+using u128 = net::uint128;
 
 // Sorted interval starts (the first is always 0) and, per interval, the index of its rule set.
 template <typename Key>

@@ -1,5 +1,7 @@
 #include "detour/upstream/socks5.hpp"
 
+#include "detour/net/sockaddr.hpp"
+
 #include <fmt/format.h>
 
 namespace detour::upstream {
@@ -66,10 +68,7 @@ parse_result parse_socks5_password_reply(std::string_view received) {
 
 std::string socks5_connect_request(const boost::asio::ip::tcp::endpoint& target) {
   std::string out{byte(version), byte(0x01), byte(0x00)};
-  auto address = target.address();
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    address = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6());
-  }
+  auto address = net::unmap(target.address());
   if (address.is_v4()) {
     out += byte(0x01);
     for (auto b : address.to_v4().to_bytes()) out += byte(b);
