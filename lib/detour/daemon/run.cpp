@@ -3,17 +3,17 @@
 #include "detour/net/socket_options.hpp"
 #include "detour/proxy/listener.hpp"
 #include "detour/proxy/worker.hpp"
-#include "detour/rules/rules_commands.hpp"
+#include "detour/rules/owned_table.hpp"
 
-#include <boost/asio/ip/tcp.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
+#include <boost/asio/ip/tcp.hpp>
 
-#include <csignal>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <memory>
 #include <thread>
@@ -34,10 +34,10 @@ void check_mark_privilege(std::uint32_t mark) {
   auto ec = net::set_mark(fd, mark);
   ::close(fd);
   if (ec) {
-    throw proxy::startup_error(fmt::format(
-        "mark {:#x}: setting SO_MARK failed: {} (needs CAP_NET_ADMIN: run as root or grant the capability, "
-        "or set mark: 0 and exclude detourd's user with intercept.exclude_self_uid)",
-        mark, ec.message()));
+    throw proxy::startup_error(
+        fmt::format("mark {:#x}: setting SO_MARK failed: {} (needs CAP_NET_ADMIN: run as root or grant the capability, "
+                    "or set mark: 0 and exclude detourd's user with intercept.exclude_self_uid)",
+                    mark, ec.message()));
   }
 }
 

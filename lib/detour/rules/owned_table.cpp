@@ -1,0 +1,38 @@
+#include "detour/rules/owned_table.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace detour::rules {
+
+owned_table::owned_table(const rule_plan& plan) { installer_.install(plan, ownership::owner); }
+
+owned_table::~owned_table() {
+  // The kernel would delete the table when the socket closes anyway; deleting it first makes the
+  // order explicit and reports a failure while we can still log it.
+  auto table = installer_.installed() ? installer_.installed()->table : std::string();
+  if (table.empty()) return;
+  try {
+    installer_.remove(table);
+    spdlog::info("rules: removed table inet {}", table);
+  } catch (const std::exception& e) {
+    spdlog::warn("rules: {} (the kernel deletes the owned table when detourd exits)", e.what());
+  }
+}
+
+void owned_table::replace(const rule_plan& plan) { installer_.replace(plan); }
+
+std::unique_ptr<owned_table> install_owned_rules(const config& cfg) {
+  if (!cfg.intercept.enabled) {
+    spdlog::info("rules: intercept.enabled is false, installing no rules");
+    return nullptr;
+  }
+  auto plan = make_plan(cfg);
+  auto guard = std::make_unique<owned_table>(plan);
+  std::size_t rules = 0;
+  for (const auto& c : plan.chains) rules += c.rules.size();
+  spdlog::info("rules: installed table inet {} (owned by this process) with {} chains, {} sets, {} rules", plan.table,
+               plan.chains.size(), plan.sets.size(), rules);
+  return guard;
+}
+
+}  // namespace detour::rules
