@@ -1,5 +1,4 @@
 #include "detour/rules/rule_plan.hpp"
-#include "detour/upstream/server_addresses.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -29,7 +28,7 @@ routes:
 
 TEST_CASE("upstream server addresses become host prefixes, once each", "[upstream]") {
   auto c = detour::parse_config(with_upstreams, "t.yaml");
-  CHECK(texts(detour::upstream::upstream_server_cidrs(c)) ==
+  CHECK(texts(detour::rules::upstream_server_cidrs(c)) ==
         std::vector<std::string>{"10.0.0.1/32", "10.0.0.2/32", "2001:db8::5/128"});
 }
 

@@ -1,6 +1,6 @@
 #include "detour/rules/rule_plan.hpp"
 
-#include "detour/upstream/server_addresses.hpp"
+#include "detour/net/sockaddr.hpp"
 
 #include <linux/netfilter.h>
 #include <netinet/in.h>
@@ -22,7 +22,8 @@ rule return_if(std::vector<match> matches) { return rule{std::move(matches), ver
 // "in_") so both chains can hold the same option side by side.
 class chain_builder {
  public:
-  chain_builder(rule_plan& plan, std::string prefix, chain c) : plan_(plan), prefix_(std::move(prefix)), chain_(std::move(c)) {}
+  chain_builder(rule_plan& plan, std::string prefix, chain c)
+      : plan_(plan), prefix_(std::move(prefix)), chain_(std::move(c)) {}
 
   void add(rule r) { chain_.rules.push_back(std::move(r)); }
 
@@ -39,7 +40,8 @@ class chain_builder {
     auto merged = net::merge_cidrs(include);
     for (bool is_v4 : {true, false}) {
       std::vector<net::cidr> family;
-      std::copy_if(merged.begin(), merged.end(), std::back_inserter(family), [&](const auto& c) { return c.is_v4() == is_v4; });
+      std::copy_if(merged.begin(), merged.end(), std::back_inserter(family),
+                   [&](const auto& c) { return c.is_v4() == is_v4; });
       if (family.empty()) {
         add(return_if({is(field::nfproto, is_v4 ? NFPROTO_IPV4 : NFPROTO_IPV6)}));
       } else {
@@ -53,7 +55,8 @@ class chain_builder {
     auto merged = net::merge_cidrs(exclude);
     for (bool is_v4 : {true, false}) {
       std::vector<net::cidr> family;
-      std::copy_if(merged.begin(), merged.end(), std::back_inserter(family), [&](const auto& c) { return c.is_v4() == is_v4; });
+      std::copy_if(merged.begin(), merged.end(), std::back_inserter(family),
+                   [&](const auto& c) { return c.is_v4() == is_v4; });
       if (family.empty()) continue;
       auto name = prefix_set(key + (is_v4 ? "4" : "6"), is_v4, std::move(family));
       add(return_if({in(is_v4 ? v4 : v6, name)}));
@@ -89,7 +92,8 @@ class chain_builder {
   }
 
   std::string prefix_set(const std::string& key, bool v4, std::vector<net::cidr> prefixes) {
-    return declare(set_decl{prefix_ + key, v4 ? set_type::ipv4_addr : set_type::ipv6_addr, std::move(prefixes), {}, {}, {}});
+    return declare(
+        set_decl{prefix_ + key, v4 ? set_type::ipv4_addr : set_type::ipv6_addr, std::move(prefixes), {}, {}, {}});
   }
 
   std::string declare(set_decl s) {
@@ -120,6 +124,17 @@ std::vector<net::cidr> default_outbound_exclusions() {
   return {*net::parse_cidr("224.0.0.0/4"), *net::parse_cidr("255.255.255.255/32"), *net::parse_cidr("ff00::/8")};
 }
 
+std::vector<net::cidr> upstream_server_cidrs(const config& cfg) {
+  std::vector<net::cidr> out;
+  for (const auto& u : cfg.upstreams) {
+    for (const auto& server : u.servers) {
+      auto address = net::unmap(server.address());
+      out.push_back({address, net::address_bits(address.is_v4())});
+    }
+  }
+  return net::merge_cidrs(std::move(out));
+}
+
 rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
   const auto& ic = cfg.intercept;
   rule_plan plan;
@@ -146,7 +161,7 @@ rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
     for (auto& c : default_outbound_exclusions()) excluded.push_back(c);
     // The upstream proxies themselves: detourd's handshakes with them must not loop back into it
     // even when the mark is off, and a program that talks to a proxy on its own keeps doing so.
-    for (auto& c : upstream::upstream_server_cidrs(cfg)) excluded.push_back(c);
+    for (auto& c : upstream_server_cidrs(cfg)) excluded.push_back(c);
     b.exclude_prefixes("exclude_destinations", excluded, field::ip_daddr, field::ip6_daddr);
     b.finish(cfg.port);
   }
@@ -162,7 +177,7 @@ rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
     b.ports(in.ports, in.exclude_ports);
     b.include_prefixes("destinations", in.destinations, field::ip_daddr, field::ip6_daddr);
     auto excluded = in.exclude_destinations;
-    for (auto& c : upstream::upstream_server_cidrs(cfg)) excluded.push_back(c);
+    for (auto& c : upstream_server_cidrs(cfg)) excluded.push_back(c);
     b.exclude_prefixes("exclude_destinations", excluded, field::ip_daddr, field::ip6_daddr);
     b.finish(cfg.port);
   }

@@ -36,7 +36,20 @@ struct set_decl {
 };
 
 // A packet property a rule can compare.
-enum class field { nfproto, l4proto, tcp_dport, ip_saddr, ip_daddr, ip6_saddr, ip6_daddr, mark, skuid, skgid, iifname, oifname };
+enum class field {
+  nfproto,
+  l4proto,
+  tcp_dport,
+  ip_saddr,
+  ip_daddr,
+  ip6_saddr,
+  ip6_daddr,
+  mark,
+  skuid,
+  skgid,
+  iifname,
+  oifname
+};
 
 struct match {
   field what = field::l4proto;
@@ -79,6 +92,11 @@ struct rule_plan {
 // Always excluded from outbound capture: TCP never goes there, and a rule that redirected it would
 // only confuse. Documented in config/detour.yaml.
 std::vector<net::cidr> default_outbound_exclusions();
+
+// Every upstream server address as a host prefix (/32, /128), merged. The capture rules exclude
+// these destinations, so a connection to a proxy is never redirected back into detourd, even with
+// the mark disabled or a route that would send it upstream: no loop, whatever the user configured.
+std::vector<net::cidr> upstream_server_cidrs(const config& cfg);
 
 // The plan for `cfg.intercept`, redirecting to `cfg.port`. `self_uid` is the uid excluded when
 // `exclude_self_uid` is set. A disabled direction has no chain; the table is always there.
