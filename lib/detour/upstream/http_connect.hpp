@@ -1,6 +1,6 @@
 #pragma once
 // HTTP/1.1 CONNECT (RFC 9110 section 9.3.6): the request and a bounded, pure response parser. No I/O
-// here; http_connector drives them.
+// here; proxy_connector.cpp drives them.
 #include "detour/upstream/parse_result.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -18,6 +18,7 @@ inline constexpr std::size_t http_max_response_head = std::size_t{16} * 1024;
 // given. IPv6 targets in brackets.
 std::string http_connect_request(const boost::asio::ip::tcp::endpoint& target, std::string_view username,
                                  std::string_view password);
+// Unused for now: kept for routing by a sniffed host name (TLS SNI, HTTP Host), which connects by name.
 std::string http_connect_request(std::string_view host, std::uint16_t port, std::string_view username,
                                  std::string_view password);
 

@@ -1,6 +1,6 @@
 #pragma once
 // SOCKS5 CONNECT (RFC 1928) with optional username/password authentication (RFC 1929): request
-// builders and bounded, pure reply parsers. No I/O here; socks5_connector drives them.
+// builders and bounded, pure reply parsers. No I/O here; proxy_connector.cpp drives them.
 #include "detour/upstream/parse_result.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -27,6 +27,7 @@ parse_result parse_socks5_password_reply(std::string_view received);
 
 // CONNECT to an address (ATYP 1 or 4) or to a host name (ATYP 3, at most 255 bytes).
 std::string socks5_connect_request(const boost::asio::ip::tcp::endpoint& target);
+// Unused for now: kept for routing by a sniffed host name (TLS SNI, HTTP Host), which connects by name.
 std::string socks5_connect_request(std::string_view host, std::uint16_t port);
 
 // The CONNECT reply: VER REP RSV ATYP BND.ADDR BND.PORT, at most 262 bytes. A failure code is
