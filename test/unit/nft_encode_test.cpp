@@ -369,6 +369,8 @@ decoded_batch decode(const nft_batch& b) {
   for (nlh = mnl_nlmsg_next(nlh, &remaining); mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
     REQUIRE(NFNL_SUBSYS_ID(nlh->nlmsg_type) == NFNL_SUBSYS_NFTABLES);
     CHECK((nlh->nlmsg_flags & NLM_F_ACK) != 0);
+    // Room too for the element that libnftnl writes past the end of a full element list and drops.
+    CHECK(nlh->nlmsg_len + 1024 <= nft_batch::message_headroom);
     CHECK(static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh))->nfgen_family == NFPROTO_INET);
     const auto* request = b.find(nlh->nlmsg_seq);
     REQUIRE(request != nullptr);

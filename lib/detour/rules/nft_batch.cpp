@@ -204,12 +204,11 @@ void nft_batch::close_message() {
   used_ += NLMSG_ALIGN(nlh->nlmsg_len);
 }
 
-// libnftnl writes without bounds checks; a set-element message is cut at 8 KiB of payload
-// (BUFSIZ) and a rule is far smaller, so 64 KiB of headroom always suffices.
 char* nft_batch::reserve() {
-  constexpr std::size_t headroom = 64 * 1024;
-  if (buffer_.size() < used_ + headroom) buffer_.resize(std::max(buffer_.size() * 2, used_ + headroom));
-  std::memset(buffer_.data() + used_, 0, headroom);
+  if (buffer_.size() < used_ + message_headroom) {
+    buffer_.resize(std::max(buffer_.size() * 2, used_ + message_headroom));
+  }
+  std::memset(buffer_.data() + used_, 0, message_headroom);
   return buffer_.data() + used_;
 }
 

@@ -31,6 +31,12 @@ class nft_batch {
     std::string what;  // "create chain output (type nat hook output priority -99)"
   };
 
+  // Room reserved and zeroed for each message, since libnftnl writes without bounds checks. The
+  // largest message is a NEWSETELEM: the element iterator fills its list up to the attribute's
+  // 16-bit length and writes one element more before dropping it, so a message reaches a little
+  // over 64 KiB (65596 bytes for 3000 /24 prefixes); a rule is far smaller.
+  static constexpr std::size_t message_headroom = 128 * 1024;
+
   // Takes its seqs from `seq`, the socket's running counter.
   explicit nft_batch(std::uint32_t& seq);
 
