@@ -20,12 +20,14 @@ std::error_code errno_code() { return {errno, std::system_category()}; }
 
 }  // namespace
 
-splice_relay::splice_relay(net::socket client, net::socket upstream, pipe_pool& pipes, const std::uint64_t* clock)
+splice_relay::splice_relay(net::socket client, net::socket upstream, pipe_pool& pipes, const std::uint64_t& tick,
+                           completion on_finished)
     : client_(std::move(client)),
       upstream_(std::move(upstream)),
       pipes_(pipes),
-      clock_(clock),
-      last_active_(*clock),
+      tick_(tick),
+      last_active_(tick),
+      on_finished_(std::move(on_finished)),
       up_{&client_, &upstream_, &result_.up},
       down_{&upstream_, &client_, &result_.down} {}
 
@@ -88,19 +90,20 @@ void splice_relay::run(direction& d) {
       d.pipe = pipes_.acquire();
       if (d.pipe.read_fd < 0) {
         d.result->error = errno_code();
+        d.result->error_on_pipe = true;
         return end(d);
       }
     }
     auto n = ::splice(in, nullptr, d.pipe.write_fd, nullptr, chunk, splice_flags);
     if (n > 0) {
       d.in_pipe = static_cast<std::size_t>(n);
-      last_active_ = *clock_;
+      last_active_ = tick_;
       continue;
     }
     if (n == 0) {
       d.result->eof = true;
       // The peer will send no more: pass the FIN on, and keep the other direction flowing. When the
-      // other direction has ended already, on_finished() closes both sockets next, and close()
+      // other direction has ended already, the owner closes both sockets next, and close()
       // sends the FIN itself: one system call per connection saved.
       const auto& other = &d == &up_ ? down_ : up_;
       if (!(other.done && other.result->eof)) ::shutdown(out, SHUT_WR);
@@ -120,6 +123,8 @@ void splice_relay::run(direction& d) {
 }
 
 void splice_relay::end(direction& d) {
+  const auto& other = &d == &up_ ? down_ : up_;
+  if (!other.done) result_.up_ended_first = &d == &up_;
   d.done = true;
   if (d.pipe.read_fd >= 0) {
     if (d.in_pipe > 0) {
@@ -131,7 +136,11 @@ void splice_relay::end(direction& d) {
     d.in_pipe = 0;
   }
   if (!d.result->eof) abort();
-  if (up_.done && down_.done) on_finished();
+  if (up_.done && down_.done) {
+    // The owner may destroy this relay, and with it on_finished_, from inside the call.
+    auto done = std::move(on_finished_);
+    done();
+  }
 }
 
 }  // namespace detour::relay

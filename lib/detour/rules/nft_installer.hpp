@@ -1,10 +1,10 @@
 #pragma once
+#include "detour/error.hpp"
 #include "detour/rules/rule_plan.hpp"
 
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -17,9 +17,9 @@ class nft_batch;
 // A batch the kernel refused. what() names the object (table, chain, set or rule, with its name or
 // its nft text), the kernel's errno text and the likely cause; the batch was aborted as a whole, so
 // nothing of it is in the kernel.
-class rules_error : public std::runtime_error {
+class rules_error : public detour::error {
  public:
-  rules_error(const std::string& message, int error_number) : std::runtime_error(message), errno_(error_number) {}
+  rules_error(const std::string& message, int error_number) : detour::error(message), errno_(error_number) {}
   int error_number() const { return errno_; }
 
  private:
