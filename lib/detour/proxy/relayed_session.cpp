@@ -52,7 +52,7 @@ void relayed_session::end(const char* reason) {
 }
 
 void relayed_session::on_relay_finished() {
-  const auto& r = relay_.result();
+  const auto r = relay_.result();
   if (r.up.eof && r.down.eof) {
     boost::system::error_code ignored;
     relay_.client().close(ignored);

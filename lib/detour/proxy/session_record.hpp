@@ -14,7 +14,7 @@
 namespace detour::proxy {
 
 // How a connection ended; each exit of a session is exactly one of these.
-enum class outcome {
+enum class outcome : std::uint8_t {
   not_redirected,     // made to our port directly, or no original destination: reset, never forwarded
   loop,               // the original destination is our own listener: reset
   rejected,           // a reject route: reset
@@ -25,7 +25,7 @@ enum class outcome {
 };
 
 // Which side ended a relayed connection first.
-enum class closer { none, client, upstream, proxy };
+enum class closer : std::uint8_t { none, client, upstream, proxy };
 
 // Everything known about one connection, filled in along its walk (accept, original destination,
 // route, connect, relay) and read once, by finish(). One record per connection, whatever path it

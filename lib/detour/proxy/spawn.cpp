@@ -1,7 +1,7 @@
 #include "detour/proxy/spawn.hpp"
 
-#include <boost/asio/co_spawn.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
 
 #include <exception>
 

@@ -48,20 +48,22 @@ class splice_relay {
   void abort();
 
   std::uint64_t last_active() const { return last_active_; }
-  const relay_result& result() const { return result_; }
+  relay_result result() const { return {up_.result, down_.result, up_ended_first_}; }
   net::socket& client() { return client_; }
   net::socket& upstream() { return upstream_; }
 
  private:
+  // Which sockets a direction reads and writes follow from which direction it is; not storing
+  // them keeps an idle relay small.
   struct direction {
-    net::socket* from;
-    net::socket* to;
-    direction_result* result;
+    direction_result result;
     pipe_fds pipe{};
     std::size_t in_pipe = 0;
     bool done = false;
   };
 
+  net::socket& source(const direction& d) { return &d == &up_ ? client_ : upstream_; }
+  net::socket& sink(const direction& d) { return &d == &up_ ? upstream_ : client_; }
   void run(direction& d);
   void end(direction& d);
   void wait(direction& d, net::socket& s, net::socket::wait_type type);
@@ -72,10 +74,10 @@ class splice_relay {
   const std::uint64_t& tick_;
   std::uint64_t last_active_;
   completion on_finished_;
-  relay_result result_;
   direction up_;
   direction down_;
   bool aborted_ = false;
+  bool up_ended_first_ = false;
 };
 
 }  // namespace detour::relay
