@@ -1,13 +1,13 @@
 // detourd: the command line. Everything it runs lives in the core library.
 #include "detour/config/config.hpp"
 #include "detour/daemon/run.hpp"
-#include "detour/proxy/listener.hpp"
+#include "detour/error.hpp"
 #include "detour/rules/rules_commands.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -116,13 +116,7 @@ int main(int argc, char** argv) {
     if (workers_override) cfg.workers = *workers_override;
     setup_logging(cfg.log_level);
     return detour::daemon::run(cfg);
-  } catch (const detour::config_error& e) {
-    std::fprintf(stderr, "detourd: %s\n", e.what());
-    return 1;
-  } catch (const detour::proxy::startup_error& e) {
-    std::fprintf(stderr, "detourd: %s\n", e.what());
-    return 1;
-  } catch (const detour::rules::rules_error& e) {
+  } catch (const detour::error& e) {
     std::fprintf(stderr, "detourd: %s\n", e.what());
     return 1;
   }

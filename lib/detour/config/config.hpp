@@ -1,4 +1,5 @@
 #pragma once
+#include "detour/error.hpp"
 #include "detour/net/cidr.hpp"
 #include "detour/net/port_range.hpp"
 
@@ -8,7 +9,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -116,9 +116,9 @@ struct config {
 
 // A config that does not validate. what() is "FILE:LINE:COLUMN: KEY: reason" whenever the problem
 // has a place in the file.
-class config_error : public std::runtime_error {
+class config_error : public detour::error {
  public:
-  using std::runtime_error::runtime_error;
+  using detour::error::error;
 };
 
 // Parses YAML text; `source_name` is what error messages call the file.

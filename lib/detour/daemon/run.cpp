@@ -1,7 +1,9 @@
 #include "detour/daemon/run.hpp"
 
+#include "detour/daemon/startup_error.hpp"
 #include "detour/net/socket_options.hpp"
 #include "detour/proxy/listener.hpp"
+#include "detour/proxy/snapshot.hpp"
 #include "detour/proxy/worker.hpp"
 #include "detour/rules/owned_table.hpp"
 
@@ -34,7 +36,7 @@ void check_mark_privilege(std::uint32_t mark) {
   auto ec = net::set_mark(fd, mark);
   ::close(fd);
   if (ec) {
-    throw proxy::startup_error(
+    throw startup_error(
         fmt::format("mark {:#x}: setting SO_MARK failed: {} (needs CAP_NET_ADMIN: run as root or grant the capability, "
                     "or set mark: 0 and exclude detourd's user with intercept.exclude_self_uid)",
                     mark, ec.message()));
@@ -87,7 +89,7 @@ int run(const config& cfg) {
   for (const auto& endpoint : endpoints) proxy::ensure_port_free(endpoint);
 
   const unsigned count = cfg.workers != 0 ? cfg.workers : std::max(1U, std::thread::hardware_concurrency());
-  auto snapshot = std::make_shared<const config>(cfg);
+  auto snapshot = proxy::make_snapshot(cfg);
   std::vector<std::unique_ptr<proxy::worker>> workers;
   for (unsigned i = 0; i < count; ++i) {
     workers.push_back(std::make_unique<proxy::worker>(i, snapshot));
@@ -126,17 +128,12 @@ int run(const config& cfg) {
   for (auto& w : workers) w->join();
 
   proxy::stats total;
-  for (auto& w : workers) {
-    const auto& s = w->counters();
-    total.accepted.add(s.accepted.get());
-    total.relayed.add(s.relayed.get());
-    total.not_redirected.add(s.not_redirected.get());
-    total.loops.add(s.loops.get());
-    total.upstream_failures.add(s.upstream_failures.get());
-  }
-  spdlog::info("detourd: stopped: accepted={} relayed={} not_redirected={} loops={} upstream_failures={}",
-               total.accepted.get(), total.relayed.get(), total.not_redirected.get(), total.loops.get(),
-               total.upstream_failures.get());
+  for (const auto& w : workers) total.add(w->stats());
+  std::string line = "detourd: stopped:";
+  total.for_each([&line](std::string_view name, std::uint64_t value) {
+    fmt::format_to(std::back_inserter(line), " {}={}", name, value);
+  });
+  spdlog::info("{}", line);
   return 0;
 }
 

@@ -10,4 +10,8 @@ namespace detour::net {
 using socket = boost::asio::ip::tcp::socket::rebind_executor<boost::asio::io_context::executor_type>::other;
 using acceptor = boost::asio::ip::tcp::acceptor::rebind_executor<boost::asio::io_context::executor_type>::other;
 
+// Closes `socket` with RST instead of FIN (SO_LINGER 0): how a failure is told to the peer honestly,
+// and how a reset on one side of a relay is carried to the other. A closed socket is left alone.
+void reset(socket& s);
+
 }  // namespace detour::net

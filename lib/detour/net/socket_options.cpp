@@ -1,7 +1,5 @@
 #include "detour/net/socket_options.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -22,11 +20,6 @@ std::error_code set_mark(int fd, std::uint32_t mark) {
 std::error_code set_linger_reset(int fd) {
   linger l{1, 0};
   return last_error(::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)));
-}
-
-std::error_code set_nodelay(int fd, bool on) {
-  int v = on ? 1 : 0;
-  return last_error(::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)));
 }
 
 }  // namespace detour::net

@@ -9,6 +9,5 @@ namespace detour::net {
 std::error_code set_mark(int fd, std::uint32_t mark);
 // SO_LINGER {1, 0}: close() then sends RST instead of FIN, which is how a reset is propagated.
 std::error_code set_linger_reset(int fd);
-std::error_code set_nodelay(int fd, bool on);
 
 }  // namespace detour::net

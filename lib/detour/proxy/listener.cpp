@@ -1,28 +1,40 @@
 #include "detour/proxy/listener.hpp"
 
 #include "detour/net/sockaddr.hpp"
+#include "detour/proxy/spawn.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <random>
 
 namespace detour::proxy {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
+using namespace std::chrono_literals;
 
 namespace {
 
 [[noreturn]] void fail(const tcp::endpoint& endpoint, std::string_view what, const boost::system::error_code& ec) {
-  auto hint = ec == asio::error::address_in_use ? " (another process is listening on that port; choose another with "
+  auto hint = ec == asio::error::address_in_use  ? " (another process is listening on that port; choose another with "
                                                    "--port or `port:`)"
               : ec == asio::error::access_denied ? " (binding a port below 1024 needs root or CAP_NET_BIND_SERVICE)"
                                                  : "";
-  throw startup_error(fmt::format("listen on {}: {}: {}{}", net::to_string(endpoint), what, ec.message(), hint));
+  throw listen_error(fmt::format("listen on {}: {}: {}{}", net::to_string(endpoint), what, ec.message(), hint));
 }
 
-}  // namespace
+bool out_of_resources(const boost::system::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory;
+}
 
-net::acceptor make_listener(asio::io_context& context, const tcp::endpoint& endpoint) {
+net::acceptor open_listening_socket(asio::io_context& context, const tcp::endpoint& endpoint) {
   net::acceptor acceptor(context.get_executor());
   boost::system::error_code ec;
   acceptor.open(endpoint.protocol(), ec);
@@ -41,6 +53,8 @@ net::acceptor make_listener(asio::io_context& context, const tcp::endpoint& endp
   return acceptor;
 }
 
+}  // namespace
+
 void ensure_port_free(const tcp::endpoint& endpoint) {
   asio::io_context context;
   tcp::acceptor probe(context);
@@ -53,6 +67,52 @@ void ensure_port_free(const tcp::endpoint& endpoint) {
   probe.set_option(tcp::acceptor::reuse_address(true), ec);
   probe.bind(endpoint, ec);
   if (ec) fail(endpoint, "bind", ec);
+}
+
+listener::listener(asio::io_context& context, unsigned jitter_seed) : context_(context), jitter_seed_(jitter_seed) {}
+
+void listener::listen(const tcp::endpoint& endpoint) {
+  acceptors_.push_back(std::make_unique<net::acceptor>(open_listening_socket(context_, endpoint)));
+  port_ = endpoint.port();
+}
+
+void listener::start(accept_handler on_accept) {
+  on_accept_ = std::move(on_accept);
+  for (auto& acceptor : acceptors_) spawn(context_, accept_loop(*acceptor), "listener");
+}
+
+void listener::close() {
+  closed_ = true;
+  boost::system::error_code ignored;
+  for (auto& acceptor : acceptors_) acceptor->close(ignored);
+}
+
+asio::awaitable<void> listener::accept_loop(net::acceptor& acceptor) {
+  std::minstd_rand jitter(jitter_seed_ + 1);
+  auto last_warning = std::chrono::steady_clock::time_point{};
+  asio::steady_timer backoff(context_);
+  while (!closed_) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (!ec) {
+      on_accept_(std::move(socket));
+      continue;
+    }
+    if (ec == asio::error::operation_aborted || closed_) break;
+    if (out_of_resources(ec)) {
+      // Out of descriptors: the pending connection stays in the backlog. Retrying at once would
+      // spin; back off with jitter so the workers do not retry in lockstep.
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_warning > 1s) {
+        spdlog::warn("listener: accept: {}; backing off (raise LimitNOFILE / ulimit -n)", ec.message());
+        last_warning = now;
+      }
+      backoff.expires_after(std::chrono::milliseconds(50 + jitter() % 50));
+      co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    // ECONNABORTED and the like concern one connection only.
+    spdlog::debug("listener: accept: {}", ec.message());
+  }
 }
 
 }  // namespace detour::proxy

@@ -1,28 +1,58 @@
 #pragma once
-#include <boost/asio/io_context.hpp>
+#include "detour/error.hpp"
 #include "detour/net/socket.hpp"
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include <cstdint>
-#include <stdexcept>
+#include <functional>
+#include <memory>
 #include <vector>
 
 namespace detour::proxy {
 
-// A listening socket for one worker: SO_REUSEPORT, so every worker has its own socket on the same
-// port and the kernel spreads accepted connections across them (no shared accept queue, no lock).
-net::acceptor make_listener(boost::asio::io_context& context,
-                                             const boost::asio::ip::tcp::endpoint& endpoint);
+// A listening socket could not be set up (the port is in use, binding it needs a privilege):
+// detourd cannot start. The message names the endpoint, the step and the remedy.
+class listen_error : public detour::error {
+ public:
+  using detour::error::error;
+};
 
 // Fails with a clear message if another process already holds the port. SO_REUSEPORT alone would
 // let a second detourd (same user) bind it too and silently share the traffic; a probe bind without
 // it finds every existing listener.
 void ensure_port_free(const boost::asio::ip::tcp::endpoint& endpoint);
 
-class startup_error : public std::runtime_error {
+// One worker's listening sockets and the loops that accept on them. Each socket has SO_REUSEPORT,
+// so every worker has its own socket on the same port and the kernel spreads accepted connections
+// across them (no shared accept queue, no lock). Runs on the worker's thread.
+class listener {
  public:
-  using std::runtime_error::runtime_error;
+  using accept_handler = std::function<void(net::socket)>;
+
+  // `jitter_seed` differs per worker, so that their back-offs do not retry in lockstep.
+  listener(boost::asio::io_context& context, unsigned jitter_seed);
+
+  // Binds one more listening socket (before start()); throws listen_error.
+  void listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  // Accepts on every socket until close(), handing each connection to `on_accept`.
+  void start(accept_handler on_accept);
+  // Closes the listening sockets; connections already accepted are not affected.
+  void close();
+
+  std::uint16_t port() const { return port_; }
+
+ private:
+  boost::asio::awaitable<void> accept_loop(net::acceptor& acceptor);
+
+  boost::asio::io_context& context_;
+  unsigned jitter_seed_;
+  std::vector<std::unique_ptr<net::acceptor>> acceptors_;
+  accept_handler on_accept_;
+  std::uint16_t port_ = 0;
+  bool closed_ = false;
 };
 
 }  // namespace detour::proxy

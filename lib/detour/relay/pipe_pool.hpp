@@ -35,7 +35,6 @@ class pipe_pool {
   // For a pipe that still holds bytes nobody will read (the connection died mid-transfer).
   static void discard(pipe_fds p);
 
-  std::size_t idle() const { return idle_.size(); }
   std::size_t pipe_size() const { return pipe_size_; }
 
  private:

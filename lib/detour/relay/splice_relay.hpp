@@ -3,6 +3,7 @@
 #include "detour/relay/pipe_pool.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <system_error>
 
 namespace detour::relay {
@@ -13,11 +14,13 @@ struct direction_result {
   bool eof = false;
   std::error_code error;        // the kernel's error, on whichever socket failed
   bool error_on_write = false;  // the destination socket failed, not the source
+  bool error_on_pipe = false;   // no pipe could be had (the process is out of descriptors)
 };
 
 struct relay_result {
-  direction_result up;    // client -> upstream
-  direction_result down;  // upstream -> client
+  direction_result up;          // client -> upstream
+  direction_result down;        // upstream -> client
+  bool up_ended_first = false;  // the client's direction ended before the upstream's
 };
 
 // Moves bytes both ways with splice(2) (socket -> pipe -> socket, no copy through user space) until
@@ -27,38 +30,40 @@ struct relay_result {
 //
 // Driven by completion handlers rather than coroutines on purpose: an idle relayed connection then
 // costs this object, its two sockets and two pending readiness waits (about 1 KiB), where a
-// coroutine per direction plus a join cost several KiB of frames.
+// coroutine per direction plus a join cost several KiB of frames. It is a member of its owner,
+// which hears of the end through `on_finished` and may destroy the relay from inside it.
 class splice_relay {
  public:
-  splice_relay(net::socket client, net::socket upstream, pipe_pool& pipes, const std::uint64_t* clock);
-  virtual ~splice_relay() = default;
+  // Called once, when both directions have ended and nothing is pending any more.
+  using completion = std::function<void()>;
+
+  // `tick` is the owner's coarse clock: last_active() reports its value when bytes last arrived.
+  splice_relay(net::socket client, net::socket upstream, pipe_pool& pipes, const std::uint64_t& tick,
+               completion on_finished);
   splice_relay(const splice_relay&) = delete;
   splice_relay& operator=(const splice_relay&) = delete;
 
   void start();
-  // Ends both directions now; on_finished() follows once their pending waits have completed.
+  // Ends both directions now; `on_finished` follows once their pending waits have completed.
   void abort();
 
-  bool aborted() const { return aborted_; }
   std::uint64_t last_active() const { return last_active_; }
-  const relay_result& result() const { return result_; }
+  relay_result result() const { return {up_.result, down_.result, up_ended_first_}; }
   net::socket& client() { return client_; }
   net::socket& upstream() { return upstream_; }
 
- protected:
-  // Both directions have ended and nothing is pending: the owner may close, log and delete.
-  virtual void on_finished() = 0;
-
  private:
+  // Which sockets a direction reads and writes follow from which direction it is; not storing
+  // them keeps an idle relay small.
   struct direction {
-    net::socket* from;
-    net::socket* to;
-    direction_result* result;
+    direction_result result;
     pipe_fds pipe{};
     std::size_t in_pipe = 0;
     bool done = false;
   };
 
+  net::socket& source(const direction& d) { return &d == &up_ ? client_ : upstream_; }
+  net::socket& sink(const direction& d) { return &d == &up_ ? upstream_ : client_; }
   void run(direction& d);
   void end(direction& d);
   void wait(direction& d, net::socket& s, net::socket::wait_type type);
@@ -66,12 +71,13 @@ class splice_relay {
   net::socket client_;
   net::socket upstream_;
   pipe_pool& pipes_;
-  const std::uint64_t* clock_;
+  const std::uint64_t& tick_;
   std::uint64_t last_active_;
-  relay_result result_;
+  completion on_finished_;
   direction up_;
   direction down_;
   bool aborted_ = false;
+  bool up_ended_first_ = false;
 };
 
 }  // namespace detour::relay

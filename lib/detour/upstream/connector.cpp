@@ -2,14 +2,14 @@
 
 #include "detour/net/socket_options.hpp"
 
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fmt/format.h>
-#include <poll.h>
-#include <sys/socket.h>
 
 namespace detour::upstream {
 
@@ -74,6 +74,7 @@ asio::awaitable<connect_outcome> connect_direct(tcp::endpoint target, const conn
   out.via = "direct";
   auto socket = open_upstream_socket(co_await worker_executor(), target.protocol(), options, out.failure);
   if (!socket) co_return out;
+  watched_socket watched(options.cancellation, *socket);
   out.failure = co_await connect_within(*socket, target, options.timeout);
   if (out.failure.empty()) out.socket = std::move(socket);
   co_return out;

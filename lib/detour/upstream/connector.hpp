@@ -11,9 +11,47 @@
 
 namespace detour::upstream {
 
+// Lets the session end an attempt in flight from outside (shutdown). A connector shows it the
+// socket it is working on (watched_socket); cancel() aborts whatever is pending on that socket (the
+// connect, a handshake read or write), so the attempt returns at once instead of at its timeout,
+// and no further server is tried. Costs nothing until used: no allocation, no system call.
+// Worker thread only, like everything a session touches.
+class connect_cancellation {
+ public:
+  void cancel() {
+    cancelled_ = true;
+    boost::system::error_code ignored;
+    if (socket_ != nullptr) socket_->cancel(ignored);
+  }
+  bool cancelled() const { return cancelled_; }
+
+ private:
+  friend class watched_socket;
+  net::socket* socket_ = nullptr;
+  bool cancelled_ = false;
+};
+
+// Shows `socket` to `cancellation` (when there is one) for as long as it lives.
+class watched_socket {
+ public:
+  watched_socket(connect_cancellation* cancellation, net::socket& socket) : cancellation_(cancellation) {
+    if (cancellation_ != nullptr) cancellation_->socket_ = &socket;
+  }
+  ~watched_socket() {
+    if (cancellation_ != nullptr) cancellation_->socket_ = nullptr;
+  }
+  watched_socket(const watched_socket&) = delete;
+  watched_socket& operator=(const watched_socket&) = delete;
+
+ private:
+  connect_cancellation* cancellation_;
+};
+
 struct connect_options {
   std::uint32_t mark = 0;  // SO_MARK on the upstream socket; 0: none
   std::chrono::milliseconds timeout{10'000};
+  // Set by the session so that shutdown can end the attempt; may be null.
+  connect_cancellation* cancellation = nullptr;
 };
 
 // What a connector hands the session: a connected socket, or the reason there is none, worded for
@@ -34,15 +72,14 @@ boost::asio::awaitable<connect_outcome> connect_direct(boost::asio::ip::tcp::end
 // Opens a TCP socket for `target`'s family carrying the options every upstream socket must have
 // (the mark that keeps our own traffic out of our redirect rules). Shared by all connectors.
 std::optional<net::socket> open_upstream_socket(const net::socket::executor_type& executor,
-                                                 const boost::asio::ip::tcp& protocol,
-                                                 const connect_options& options, std::string& failure);
+                                                const boost::asio::ip::tcp& protocol, const connect_options& options,
+                                                std::string& failure);
 
 // The io_context executor the calling coroutine runs on (a worker's), for new upstream sockets.
 boost::asio::awaitable<net::socket::executor_type> worker_executor();
 
 // Connects `socket` within `timeout`; an empty string on success, else the reason.
-boost::asio::awaitable<std::string> connect_within(net::socket& socket,
-                                                   const boost::asio::ip::tcp::endpoint& target,
+boost::asio::awaitable<std::string> connect_within(net::socket& socket, const boost::asio::ip::tcp::endpoint& target,
                                                    std::chrono::milliseconds timeout);
 
 }  // namespace detour::upstream

@@ -97,6 +97,10 @@ asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const ups
   const auto deadline = clock_type::now() + options.timeout;
   std::vector<std::string> unreachable;
   for (std::size_t i = 0; i < upstream.servers.size(); ++i) {
+    if (options.cancellation != nullptr && options.cancellation->cancelled()) {
+      out.failure = "cancelled";
+      co_return out;
+    }
     const auto& server = upstream.servers[i];
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
     if (remaining.count() <= 0) {
@@ -110,6 +114,7 @@ asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const ups
       out.failure = failure;
       co_return out;
     }
+    watched_socket watched(options.cancellation, *socket);
     failure = co_await connect_within(*socket, server, std::max(share, std::chrono::milliseconds(1)));
     if (!failure.empty()) {
       unreachable.push_back(fmt::format("{}: {}", net::to_string(server), failure));

@@ -1,0 +1,88 @@
+#include "detour/proxy/session_record.hpp"
+
+#include "detour/net/sockaddr.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace detour::proxy {
+
+namespace {
+
+std::string seconds_since(session_record::clock::time_point start) {
+  return fmt::format("{:.3f}s", std::chrono::duration<double>(session_record::clock::now() - start).count());
+}
+
+void count(const session_record& r, outcome how, stats& counters) {
+  switch (how) {
+    case outcome::not_redirected:
+      counters.not_redirected.add();
+      break;
+    case outcome::loop:
+      counters.loops.add();
+      break;
+    case outcome::rejected:
+      counters.rejected.add();
+      break;
+    case outcome::echoed:
+      counters.echoed.add();
+      break;
+    case outcome::connect_failed:
+      counters.upstream_failures.add();
+      break;
+    case outcome::early_data_failed:
+      counters.early_data_failures.add();
+      break;
+    case outcome::relayed:
+      counters.relayed.add();
+      counters.bytes_up.add(r.bytes_up);
+      counters.bytes_down.add(r.bytes_down);
+      break;
+  }
+}
+
+}  // namespace
+
+void finish(const session_record& r, outcome how, stats& counters) {
+  count(r, how, counters);
+  const auto level = how == outcome::loop ? spdlog::level::warn : spdlog::level::info;
+  // The endpoints are formatted only for a line that is written: with logging at warn, a relayed
+  // connection costs no string at all here.
+  if (!spdlog::should_log(level)) return;
+  const auto source = net::to_string(r.source);
+  const auto destination = r.original ? net::to_string(*r.original) : r.original_error.message();
+  auto route = [&r] { return r.decision ? r.snapshot->router.describe(*r.decision) : std::string(); };
+  switch (how) {
+    case outcome::not_redirected:
+      spdlog::info("session: [{} -> {}] refused: not redirected{}", source, net::to_string(r.local),
+                   r.original ? "" : fmt::format(" (SO_ORIGINAL_DST: {})", r.original_error.message()));
+      return;
+    case outcome::loop:
+      spdlog::warn(
+          "session: [{} -> {}] refused: loop (the original destination is detourd's own listener; are "
+          "detourd's own connections excluded from the redirect rules?)",
+          source, destination);
+      return;
+    case outcome::rejected:
+      spdlog::info("session: [{} -> {}] rejected ({})", source, destination, route());
+      return;
+    case outcome::echoed:
+      spdlog::info("session: [{} -> {}] echo closed{}", source, destination,
+                   r.decision ? " (" + route() + ")" : std::string());
+      return;
+    case outcome::connect_failed:
+      spdlog::info("session: [{} -> {}] {} connect failed: {} {}", source, destination, r.via, r.reason,
+                   seconds_since(r.start));
+      return;
+    case outcome::early_data_failed:
+      spdlog::info("session: [{} -> {}] {} failed before relaying: writing the proxy's early data to the client: {} {}",
+                   source, destination, r.via, r.reason, seconds_since(r.start));
+      return;
+    case outcome::relayed:
+      spdlog::info("session: [{} -> {}] {} closed up={} down={} {} reason={}", source, destination, r.via, r.bytes_up,
+                   r.bytes_down, seconds_since(r.start), r.reason);
+      return;
+  }
+}
+
+}  // namespace detour::proxy

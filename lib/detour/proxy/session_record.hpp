@@ -1,0 +1,56 @@
+#pragma once
+#include "detour/proxy/snapshot.hpp"
+#include "detour/proxy/stats.hpp"
+#include "detour/route/router.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <system_error>
+
+namespace detour::proxy {
+
+// How a connection ended; each exit of a session is exactly one of these.
+enum class outcome : std::uint8_t {
+  not_redirected,     // made to our port directly, or no original destination: reset, never forwarded
+  loop,               // the original destination is our own listener: reset
+  rejected,           // a reject route: reset
+  echoed,             // answered with the echo line or JSON
+  connect_failed,     // the connect or the upstream handshake failed (or shutdown cancelled it): reset
+  early_data_failed,  // the proxy's early bytes could not be written to the client
+  relayed,            // relayed until both directions ended, or until the relay was ended
+};
+
+// Which side ended a relayed connection first.
+enum class closer : std::uint8_t { none, client, upstream, proxy };
+
+// Everything known about one connection, filled in along its walk (accept, original destination,
+// route, connect, relay) and read once, by finish(). One record per connection, whatever path it
+// takes.
+struct session_record {
+  using clock = std::chrono::steady_clock;
+
+  clock::time_point start = clock::now();
+  boost::asio::ip::tcp::endpoint source;
+  boost::asio::ip::tcp::endpoint local;  // where it arrived: our listener
+  std::optional<boost::asio::ip::tcp::endpoint> original;
+  std::error_code original_error;  // why there is no original destination
+  // The config the session runs under, from accept to end: its router made `decision`.
+  snapshot_ptr snapshot;
+  std::optional<route::route_decision> decision;  // empty until routed
+  std::string via;                                // "direct", "socks5 corp (10.0.0.1:1080)"
+  std::uint64_t bytes_up = 0;                     // client -> upstream
+  std::uint64_t bytes_down = 0;                   // upstream -> client
+  // Why it ended: "eof", "client reset", "idle timeout", "shutdown", the connect failure...
+  std::string reason;
+  closer closed_by = closer::none;
+};
+
+// Where every session ends: one log line and one set of counter updates per connection, on every
+// path. Nothing else in a session logs its end or counts it.
+void finish(const session_record& record, outcome how, stats& counters);
+
+}  // namespace detour::proxy

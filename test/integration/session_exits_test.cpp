@@ -1,0 +1,168 @@
+// Every way a session can end goes through one place: exactly one log line and one count per
+// connection, whichever path it took; and shutdown ends sessions that are still connecting.
+#include "upstream_servers.hpp"
+
+#include "support/detourd_process.hpp"
+#include "support/netns.hpp"
+#include "support/tcp.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <thread>
+
+using namespace detour::test;
+
+namespace {
+
+// A SOCKS5 proxy that answers only when told to, with its replies and some early bytes in one
+// write: so a test can make the client go away between detourd's greeting and the proxy's answer.
+class held_socks5_server : public tcp_server {
+ public:
+  explicit held_socks5_server(const endpoint& listen_at)
+      : tcp_server(listen_at, [this](int fd) { return serve(fd); }) {}
+
+  // Waits until detourd has sent its greeting.
+  bool wait_for_greeting() { return greeted_.get_future().wait_for(default_timeout) == std::future_status::ready; }
+  // Lets the proxy answer: method "no authentication", CONNECT succeeded, then "early".
+  void answer() { go_.set_value(); }
+
+ private:
+  received_digest serve(int fd) {
+    if (read_exactly(fd, 3).bytes.size() != 3) return {};
+    greeted_.set_value();
+    if (go_.get_future().wait_for(default_timeout) != std::future_status::ready) return {};
+    // Method reply (no authentication), CONNECT reply (succeeded, bound 0.0.0.0:0), early bytes.
+    static constexpr char replies[] = "\x05\x00\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00" "early";
+    send_all(fd, std::string_view(replies, sizeof replies - 1));
+    return hash_until_eof(fd);
+  }
+
+  std::promise<void> greeted_;
+  std::promise<void> go_;
+};
+
+// Connects and reads until the stream ends; a reset during connect() counts as a reset.
+stream_end ending_of(const endpoint& destination) { return read_after_connect(destination).end; }
+
+// TCP sockets of this namespace in SYN_SENT, from /proc/net/tcp.
+std::size_t connects_in_flight() {
+  std::ifstream table("/proc/net/tcp");
+  std::string line;
+  std::getline(table, line);  // the header
+  std::size_t count = 0;
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state;
+    fields >> slot >> local >> remote >> state;
+    if (state == "02") ++count;
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("every way a session ends writes exactly one log line and one count", "[session]") {
+  enter_new_netns();
+  auto port = free_port();
+  for (const char* address : {"10.77.0.2/32", "10.77.1.2/32"}) add_local_address(address);
+  redirect_outgoing_tcp_to(port);
+  held_socks5_server proxy(at("127.0.0.1", 0));
+  echo_server upstream(at("10.77.0.2", 0));
+  const auto closed_port = free_port();
+  detourd_process detourd(test_config(port, "direct",
+                                      fmt::format(R"(upstreams:
+  held: {{kind: socks5, address: "127.0.0.1:{}"}}
+routes:
+  - destinations: [10.77.1.2/32]
+    ports: [81]
+    action: reject
+  - destinations: [10.77.1.2/32]
+    ports: [82]
+    action: echo
+  - destinations: [10.77.1.2/32]
+    ports: [83]
+    action: {{upstream: held}}
+)",
+                                                  proxy.port())));
+
+  // Not redirected: made to detourd's port itself.
+  CHECK(ending_of(at("127.0.0.1", port)) != stream_end::timeout);
+  // A loop: the original destination is detourd's own listener.
+  CHECK(ending_of(at("10.77.0.2", port)) != stream_end::timeout);
+  CHECK(ending_of(at("10.77.1.2", 81)) == stream_end::reset);
+  CHECK(ending_of(at("10.77.1.2", 82)) == stream_end::eof);
+  CHECK(ending_of(at("10.77.0.2", closed_port)) == stream_end::reset);
+  {
+    auto client = connect_to(at("10.77.1.2", 83));
+    REQUIRE(proxy.wait_for_greeting());
+    reset_connection(client);
+    proxy.answer();
+    CHECK(detourd.wait_for_log("failed before relaying"));
+  }
+  {
+    auto client = connect_to(upstream.local_endpoint());
+    send_all(client.get(), "relayed");
+    shutdown_write(client.get());
+    CHECK(read_until_eof(client.get()).bytes == "relayed");
+  }
+  REQUIRE(detourd.stop() == 0);
+
+  const std::pair<const char*, const char*> exits[] = {
+      {"refused: not redirected", "not_redirected"},
+      {"refused: loop", "loops"},
+      {"rejected (rule 0: reject)", "rejected"},
+      {"echo closed (rule 1: echo)", "echoed"},
+      {"direct connect failed: Connection refused", "upstream_failures"},
+      {"socks5 held (127.0.0.1:", "early_data_failures"},
+      {"direct closed up=7 down=7", "relayed"},
+  };
+  for (const auto& [line, counter] : exits) {
+    INFO(line << "\n" << detourd.log());
+    CHECK(detourd.count_log_lines(line) == 1);
+    CHECK(detourd.stop_counter(counter) == 1u);
+  }
+  INFO(detourd.log());
+  CHECK(detourd.count_log_lines("session: [") == std::size(exits));
+  CHECK(detourd.stop_counter("accepted") == std::size(exits));
+  CHECK(detourd.count_log_lines("failed before relaying: writing the proxy's early data to the client: ") == 1);
+}
+
+TEST_CASE("sessions still connecting when drain_timeout runs out are reset and detourd exits in time", "[session]") {
+  enter_new_netns();
+  auto port = free_port();
+  add_local_address("10.77.0.2/32");
+  add_route_to_nowhere("192.0.2.0/24");
+  redirect_outgoing_tcp_to(port);
+  // detourd's own SYNs (marked) to 192.0.2.9 vanish: every connect would wait out connect_timeout.
+  sh(
+      fmt::format("nft add chain inet detour_test drop_upstream '{{ type filter hook output priority 0; }}' && "
+                  "nft add rule inet detour_test drop_upstream meta mark {:#x} ip daddr 192.0.2.9 drop",
+                  detour_mark));
+  detourd_process detourd(test_config(port, "direct", "connect_timeout: 30s\ndrain_timeout: 1s\n"));
+
+  constexpr std::size_t clients = 20;
+  std::vector<socket_fd> connected;
+  for (std::size_t i = 0; i < clients; ++i) connected.push_back(connect_to(at("192.0.2.9", 80)));
+  // The kernel's own view of detourd's connects: all of them sent their SYN.
+  auto deadline = std::chrono::steady_clock::now() + default_timeout;
+  while (connects_in_flight() < clients && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(connects_in_flight() == clients);
+
+  auto signalled = std::chrono::steady_clock::now();
+  detourd.send_signal(SIGTERM);
+  REQUIRE(detourd.wait_for_exit(20s) == 0);
+  auto took = std::chrono::steady_clock::now() - signalled;
+  WARN(fmt::format("exited {:.3f}s after SIGTERM", std::chrono::duration<double>(took).count()));
+  CHECK(took >= 900ms);
+  CHECK(took < 2s);
+  for (auto& client : connected) CHECK(read_until_eof(client.get(), 1s).end == stream_end::reset);
+  CHECK(detourd.count_log_lines("direct connect failed: shutdown") == clients);
+  CHECK(detourd.stop_counter("upstream_failures") == clients);
+}
