@@ -1,6 +1,6 @@
 // Connections through a real SOCKS5 server (microsocks), started inside the test's namespace: the
 // "workstation" whose outbound TCP is captured reaches its destinations only through the proxy.
-#include "upstream_servers.hpp"
+#include "support/upstream_proxies.hpp"
 
 #include "support/detourd_process.hpp"
 #include "support/netns.hpp"

@@ -1,4 +1,4 @@
-#include "upstream_servers.hpp"
+#include "support/upstream_proxies.hpp"
 
 #include "support/netns.hpp"
 

@@ -1,6 +1,6 @@
 // Routes chosen per connection by destination CIDR and port, first match first; and hostile
 // upstream replies from a scripted fake proxy, which must end in a reset and a logged reason.
-#include "upstream_servers.hpp"
+#include "support/upstream_proxies.hpp"
 
 #include "support/detourd_process.hpp"
 #include "support/netns.hpp"

@@ -1,5 +1,5 @@
 #include "support/netns.hpp"
-#include "support/rules_netns.hpp"
+#include "support/capture.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>

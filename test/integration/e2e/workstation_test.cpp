@@ -1,7 +1,7 @@
 // End to end, as a user runs it: detourd installs and owns its own capture rules in a namespace
 // standing in for a workstation, and real programs (curl, nginx, microsocks, tinyproxy) do the rest.
 // Nothing here hand-writes a redirect rule.
-#include "integration/upstream_servers.hpp"
+#include "support/upstream_proxies.hpp"
 #include "support/detourd_process.hpp"
 #include "support/netns.hpp"
 

@@ -4,7 +4,7 @@
 #include "detour/rules/rule_plan.hpp"
 #include "detour/rules/rules_commands.hpp"
 #include "support/netns.hpp"
-#include "support/rules_netns.hpp"
+#include "support/capture.hpp"
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>

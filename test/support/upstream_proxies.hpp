@@ -80,7 +80,7 @@ void redirect_except(std::uint16_t port, const std::vector<std::uint32_t>& uids,
 // the server answers with 300 kB once it has read them all and closes; both checked by hash (with
 // Catch CHECKs). Request, then answer: the order every proxy carries. microsocks and tinyproxy
 // end both directions at the first EOF, so a half-close would cut the other direction short
-// (detourd's own half-close is covered by core_relay_test).
+// (detourd's own half-close is covered by relay/splice_relay_test).
 void exchange_and_check(const endpoint& destination_ip, std::uint64_t seed);
 
 // Connects and reads until the stream ends. A reset that arrives before connect_to() has seen its

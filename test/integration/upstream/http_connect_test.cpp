@@ -1,5 +1,5 @@
 // Connections through a real HTTP CONNECT proxy (tinyproxy), started inside the test's namespace.
-#include "upstream_servers.hpp"
+#include "support/upstream_proxies.hpp"
 
 #include "support/detourd_process.hpp"
 #include "support/netns.hpp"

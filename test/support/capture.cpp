@@ -1,4 +1,4 @@
-#include "support/rules_netns.hpp"
+#include "support/capture.hpp"
 
 #include "support/netns.hpp"
 
