@@ -1,28 +1,21 @@
 #pragma once
-// Helpers for the rules kernel tests. Each test case runs in its own process (one CTest test per
-// case) and first moves that process into a fresh network namespace, so its tables, addresses and
-// routes vanish with the process and the host's ruleset is never touched.
-#include <boost/asio/ip/address.hpp>
+// What the capture rules under test do with a connection: redirected (and where it was going), or
+// left alone. The rules tests install detourd's real rule plan and probe it with these.
+#include "detour/config/config.hpp"
+#include "detour/rules/rule_plan.hpp"
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace detour::test {
 
-// Namespaces and shell commands come from support/netns.hpp (enter_new_netns, sh).
 class peer_netns;
 
-// Waits until every IPv6 address in `addresses` is usable, in this namespace or in `peer`'s.
-// `ip addr add ... nodad` returns before the kernel installs the address's routes: that happens in
-// addrconf's DAD work item, which on a loaded machine ran after the test's connect() (seen as
-// "Network is unreachable"). Bounded: throws after about 5 s.
-void wait_for_ipv6_addresses(const std::vector<std::string>& addresses, const peer_netns* peer = nullptr);
-
-// Collapses every run of whitespace to one space and trims, so nft's line wrapping of long
-// element lists does not matter when comparing with render_nft().
-std::string normalize_whitespace(const std::string& text);
+// `yaml` parsed as a config file, detourd's port set to `port`: the input of rules::make_plan().
+config config_for_port(std::uint16_t port, std::string_view yaml = "");
 
 // A dual-stack listener on [::]:port from bind(0): where the rules under test redirect to.
 class redirect_listener {
@@ -43,23 +36,6 @@ class redirect_listener {
   std::uint16_t port_ = 0;
 };
 
-// A second network namespace, held by a child process that sleeps in it until destroyed: the peer
-// ("another host", "a container") for inbound tests. Killing the child discards the namespace.
-class peer_netns {
- public:
-  peer_netns();
-  ~peer_netns();
-  peer_netns(const peer_netns&) = delete;
-  peer_netns& operator=(const peer_netns&) = delete;
-
-  int pid() const { return pid_; }
-  // Runs a shell command inside the peer namespace (nsenter); throws if it fails.
-  std::string run(const std::string& command) const;
-
- private:
-  int pid_ = -1;
-};
-
 struct client_options {
   std::optional<std::uint32_t> mark;  // SO_MARK on the client socket
   const peer_netns* from = nullptr;   // connect from inside this namespace
@@ -72,5 +48,28 @@ struct client_options {
 // destination ports these tests use), or "error: ...".
 std::string connect_outcome(redirect_listener& listener, const std::string& address, std::uint16_t port,
                             const client_options& options = {});
+
+namespace detail {
+// Enters a fresh network namespace (enter_new_netns) with `local_addresses` on lo, before anything
+// else of a capture_namespace exists: its listener must be born in that namespace.
+struct fresh_netns_with {
+  explicit fresh_netns_with(const std::vector<std::string>& local_addresses);
+};
+}  // namespace detail
+
+// A fresh namespace to probe capture rules in: `local_addresses` (IPv4 or IPv6, on lo) to aim
+// connections at, where nothing listens, so that a connection the rules leave alone is refused at
+// once; and a listener where the redirected ones land.
+class capture_namespace : detail::fresh_netns_with {
+ public:
+  explicit capture_namespace(const std::vector<std::string>& local_addresses);
+
+  // The rule plan of a config (`yaml`), detourd's port being the listener's.
+  rules::rule_plan plan_for(std::string_view yaml = "") const;
+  // What the rules in force do with a connection to `address`:`port` (see connect_outcome()).
+  std::string outcome(const std::string& address, std::uint16_t port, const client_options& options = {});
+
+  redirect_listener listener;
+};
 
 }  // namespace detour::test

@@ -1,97 +1,18 @@
 #include "support/upstream_proxies.hpp"
 
 #include "support/netns.hpp"
+#include "support/nft.hpp"
+#include "support/proc.hpp"
 
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
 #include <pwd.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <fstream>
-#include <sstream>
+#include <filesystem>
 #include <stdexcept>
-#include <system_error>
-#include <thread>
 
 namespace detour::test {
-
-using clock_type = std::chrono::steady_clock;
-
-background_process::background_process(const std::vector<std::string>& argv, std::filesystem::path output)
-    : output_(std::move(output)) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  int fd = ::open(output_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + output_.string());
-  pid_ = ::fork();
-  if (pid_ < 0) throw std::system_error(errno, std::generic_category(), "fork");
-  if (pid_ == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::dup2(fd, STDOUT_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  ::close(fd);
-}
-
-background_process::~background_process() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
-}
-
-std::string background_process::output() const {
-  std::ifstream in(output_);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-bool background_process::wait_for_output(std::string_view needle, std::chrono::milliseconds timeout) const {
-  auto deadline = clock_type::now() + timeout;
-  for (;;) {
-    if (output().find(needle) != std::string::npos) return true;
-    if (clock_type::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
-namespace {
-
-bool listening_on(std::uint16_t port) {
-  // /proc/net/tcp: "sl local_address rem_address st ...", address "0A4D000A:0438", state 0A LISTEN.
-  auto suffix = fmt::format(":{:04X}", port);
-  for (const char* file : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::ifstream in(file);
-    std::string line;
-    std::getline(in, line);
-    while (std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::string slot, local, remote, state;
-      fields >> slot >> local >> remote >> state;
-      if (state == "0A" && local.ends_with(suffix)) return true;
-    }
-  }
-  return false;
-}
-
-}  // namespace
-
-void wait_until_listening(std::uint16_t port, std::chrono::milliseconds timeout) {
-  auto deadline = clock_type::now() + timeout;
-  while (!listening_on(port)) {
-    if (clock_type::now() >= deadline) throw std::runtime_error(fmt::format("nothing listens on port {}", port));
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
 
 std::uint32_t tinyproxy_uid() {
   const passwd* entry = ::getpwnam("tinyproxy");
@@ -129,44 +50,51 @@ std::filesystem::path tinyproxy_config(const temp_dir& dir, const endpoint& at, 
   return dir.write(fmt::format("tinyproxy-{}.conf", at.port()), text);
 }
 
+// "10.77.0.2" → "10.77.0.2/32", "fd77::2" → "fd77::2/128".
+std::string host_prefix(std::string_view address) {
+  return fmt::format("{}/{}", address, address.find(':') == std::string_view::npos ? 32 : 128);
+}
+
 }  // namespace
+
+proxy_process::proxy_process(const endpoint& listen_at, const std::vector<std::string>& argv,
+                             const std::filesystem::path& log)
+    : address_(listen_at), process_(argv, log) {
+  wait_until_listening(listen_at.port());
+}
 
 microsocks::microsocks(const temp_dir& dir, const endpoint& listen_at, std::string_view username,
                        std::string_view password)
-    : address_(listen_at),
-      process_(microsocks_argv(listen_at, username, password),
-               dir.path() / fmt::format("microsocks-{}.log", listen_at.port())) {
-  wait_until_listening(listen_at.port());
-}
+    : proxy_process(listen_at, microsocks_argv(listen_at, username, password),
+                    dir.path() / fmt::format("microsocks-{}.log", listen_at.port())) {}
 
 tinyproxy::tinyproxy(const temp_dir& dir, const endpoint& listen_at, std::string_view username,
                      std::string_view password)
-    : address_(listen_at),
-      process_({"/usr/bin/tinyproxy", "-d", "-c", tinyproxy_config(dir, listen_at, username, password).string()},
-               dir.path() / fmt::format("tinyproxy-{}.log", listen_at.port())) {
-  wait_until_listening(listen_at.port());
+    : proxy_process(listen_at,
+                    {"/usr/bin/tinyproxy", "-d", "-c", tinyproxy_config(dir, listen_at, username, password).string()},
+                    dir.path() / fmt::format("tinyproxy-{}.log", listen_at.port())) {}
+
+proxied_workstation::proxied_workstation(std::string upstream_name, const std::vector<std::string>& proxy_addresses,
+                                         const std::vector<std::string>& more_destinations)
+    : name(std::move(upstream_name)), port(prepare(proxy_addresses, more_destinations)) {}
+
+std::uint16_t proxied_workstation::prepare(const std::vector<std::string>& proxy_addresses,
+                                           const std::vector<std::string>& more_destinations) {
+  enter_new_netns();
+  add_local_address("10.77.0.2/32");
+  add_local_address("fd77::2/128");
+  for (const auto* addresses : {&more_destinations, &proxy_addresses}) {
+    for (const auto& address : *addresses) add_local_address(host_prefix(address));
+  }
+  auto detourd_port = free_port();
+  redirect_output(detourd_port, {.skip_uids = {nobody_uid, tinyproxy_uid()}, .skip_destinations = proxy_addresses});
+  return detourd_port;
 }
 
-void redirect_except(std::uint16_t port, const std::vector<std::uint32_t>& uids,
-                     const std::vector<std::string>& excluded) {
-  std::string rules = fmt::format("    meta mark {:#x} return\n", detour_mark);
-  if (!uids.empty()) rules += fmt::format("    meta skuid {{ {} }} return\n", fmt::join(uids, ", "));
-  std::vector<std::string> v4;
-  std::vector<std::string> v6;
-  for (const auto& address : excluded) (address.find(':') == std::string::npos ? v4 : v6).push_back(address);
-  if (!v4.empty()) rules += fmt::format("    ip daddr {{ {} }} return\n", fmt::join(v4, ", "));
-  if (!v6.empty()) rules += fmt::format("    ip6 daddr {{ {} }} return\n", fmt::join(v6, ", "));
-  sh(
-      fmt::format("nft -f - <<'EOF'\n"
-                  "table inet detour_test {{\n"
-                  "  chain output {{\n"
-                  "    type nat hook output priority -99;\n"
-                  "{}"
-                  "    meta l4proto tcp redirect to :{}\n"
-                  "  }}\n"
-                  "}}\n"
-                  "EOF",
-                  rules, port));
+std::string proxied_workstation::upstream_config(std::string_view upstream_yaml) const {
+  return test_config(
+      port, "direct",
+      fmt::format("upstreams:\n  {0}:\n{1}routes:\n  - default: {{upstream: {0}}}\n", name, upstream_yaml));
 }
 
 void exchange_and_check(const endpoint& destination_ip, std::uint64_t seed) {
@@ -189,27 +117,16 @@ void exchange_and_check(const endpoint& destination_ip, std::uint64_t seed) {
   CHECK(got.sha1 == down.sha1());
 }
 
-received read_after_connect(const endpoint& to) {
-  try {
-    auto client = connect_to(to);
-    return read_until_eof(client.get());
-  } catch (const std::system_error& e) {
-    if (e.code() != std::errc::connection_reset) throw;
-    return {{}, stream_end::reset};
-  }
-}
-
-void blackhole_port(std::uint16_t port) {
-  sh(
-      fmt::format("nft -f - <<'EOF'\n"
-                  "table inet detour_test_blackhole {{\n"
-                  "  chain input {{\n"
-                  "    type filter hook input priority 0;\n"
-                  "    tcp dport {} drop\n"
-                  "  }}\n"
-                  "}}\n"
-                  "EOF",
-                  port));
+std::chrono::steady_clock::duration check_upstream_failure(const detourd_process& detourd, std::string_view reason) {
+  sink_server destination(at("10.77.0.2", 0));
+  auto started = std::chrono::steady_clock::now();
+  auto got = read_after_connect(destination.local_endpoint());
+  auto waited = std::chrono::steady_clock::now() - started;
+  CHECK(got.end == stream_end::reset);
+  CHECK(got.bytes.empty());
+  CHECK(detourd.wait_for_log(reason));
+  CHECK(destination.connections_accepted() == 0);
+  return waited;
 }
 
 }  // namespace detour::test

@@ -4,9 +4,8 @@
 // auth). Both run under their own user ids, which the tests' redirect rule skips: otherwise the
 // proxies' own connections to the destinations would be redirected back into detourd.
 #include "support/detourd_process.hpp"
+#include "support/process.hpp"
 #include "support/tcp.hpp"
-
-#include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
@@ -17,64 +16,59 @@
 
 namespace detour::test {
 
-// A program started for the test with its output in a file; killed by its pid when destroyed, and
-// by the kernel if the test process dies first (PR_SET_PDEATHSIG).
-class background_process {
- public:
-  background_process(const std::vector<std::string>& argv, std::filesystem::path output);
-  background_process(const background_process&) = delete;
-  background_process& operator=(const background_process&) = delete;
-  ~background_process();
-
-  pid_t pid() const { return pid_; }
-  std::string output() const;
-  // True once `needle` is in the output; false if not within `timeout`. External programs have no
-  // other way to say what they did, so this polls their log.
-  bool wait_for_output(std::string_view needle, std::chrono::milliseconds timeout = 10s) const;
-
- private:
-  pid_t pid_ = -1;
-  std::filesystem::path output_;
-};
-
-// Returns once something in this namespace listens on `port` (read from /proc/net/tcp and tcp6,
-// so no probe connection shows up in the server's log); throws after `timeout`.
-void wait_until_listening(std::uint16_t port, std::chrono::milliseconds timeout = 10s);
-
 inline constexpr std::uint32_t nobody_uid = 65534;
 std::uint32_t tinyproxy_uid();
 
+// A proxy program listening on `address()`, its output in a log file; started by the classes
+// below, which return once it listens.
+class proxy_process {
+ public:
+  const endpoint& address() const { return address_; }
+  background_process& process() { return process_; }
+
+ protected:
+  proxy_process(const endpoint& listen_at, const std::vector<std::string>& argv, const std::filesystem::path& log);
+
+ private:
+  endpoint address_;
+  background_process process_;
+};
+
 // microsocks listening on `listen_at` as user nobody. Logs "client[N] ADDR: connected to DEST".
-class microsocks {
+class microsocks : public proxy_process {
  public:
   microsocks(const temp_dir& dir, const endpoint& listen_at, std::string_view username = "",
              std::string_view password = "");
-  const endpoint& address() const { return address_; }
-  background_process& process() { return process_; }
-
- private:
-  endpoint address_;
-  background_process process_;
 };
 
 // tinyproxy listening on `listen_at`, switching to its own user; logs each CONNECT request.
-class tinyproxy {
+class tinyproxy : public proxy_process {
  public:
   tinyproxy(const temp_dir& dir, const endpoint& listen_at, std::string_view username = "",
             std::string_view password = "");
-  const endpoint& address() const { return address_; }
-  background_process& process() { return process_; }
-
- private:
-  endpoint address_;
-  background_process process_;
 };
 
-// The tests' stand-in for the rule installer: every TCP connection made in this namespace goes to
-// detourd's `port`, except detourd's own (mark), the proxies' own (by user id) and connections to
-// `excluded` addresses (the upstream servers, as the installer excludes them).
-void redirect_except(std::uint16_t port, const std::vector<std::uint32_t>& uids,
-                     const std::vector<std::string>& excluded);
+// A fresh namespace standing for a workstation whose outbound TCP goes to detourd's `port`, by
+// the tests' stand-in for the rule installer (support/nft.hpp): destinations on the local
+// addresses 10.77.0.2 and fd77::2 and `more_destinations`, and the upstream `upstream_name`'s proxies on
+// `proxy_addresses`. The rule leaves the proxies alone, as the installer excludes upstream
+// servers, and so it does the proxies' own connections (by user id).
+struct proxied_workstation {
+  proxied_workstation(std::string upstream_name, const std::vector<std::string>& proxy_addresses,
+                      const std::vector<std::string>& more_destinations = {});
+
+  // A detourd config for `port` with the one upstream (its keys in `upstream_yaml`, indented
+  // four spaces), which carries every connection.
+  std::string upstream_config(std::string_view upstream_yaml) const;
+
+  std::string name;
+  std::uint16_t port;
+  temp_dir dir;  // the proxies' config files and logs
+
+ private:
+  static std::uint16_t prepare(const std::vector<std::string>& proxy_addresses,
+                               const std::vector<std::string>& more_destinations);
+};
 
 // Opens a connection to a server on `destination_ip` (port chosen by the kernel), sends 200 kB,
 // the server answers with 300 kB once it has read them all and closes; both checked by hash (with
@@ -83,11 +77,9 @@ void redirect_except(std::uint16_t port, const std::vector<std::uint32_t>& uids,
 // (detourd's own half-close is covered by relay/splice_relay_test).
 void exchange_and_check(const endpoint& destination_ip, std::uint64_t seed);
 
-// Connects and reads until the stream ends. A reset that arrives before connect_to() has seen its
-// handshake complete (detourd resets as soon as it knows) counts as a reset with no bytes.
-received read_after_connect(const endpoint& to);
-
-// Drops every TCP SYN to `port` in this namespace: a server that never answers.
-void blackhole_port(std::uint16_t port);
+// Connects through `detourd`, whose upstream must fail, to a server on 10.77.0.2: the client is
+// reset before any byte arrives, detourd logs `reason`, and the server never sees a connection
+// (Catch CHECKs). Returns how long the client waited for its reset.
+std::chrono::steady_clock::duration check_upstream_failure(const detourd_process& detourd, std::string_view reason);
 
 }  // namespace detour::test

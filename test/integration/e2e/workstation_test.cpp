@@ -1,29 +1,29 @@
 // End to end, as a user runs it: detourd installs and owns its own capture rules in a namespace
 // standing in for a workstation, and real programs (curl, nginx, microsocks, tinyproxy) do the rest.
 // Nothing here hand-writes a redirect rule.
-#include "support/upstream_proxies.hpp"
 #include "support/detourd_process.hpp"
 #include "support/netns.hpp"
+#include "support/proc.hpp"
+#include "support/process.hpp"
+#include "support/upstream_proxies.hpp"
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
-
-#include <cstdlib>
+#include <catch2/catch.hpp>
 
 using namespace detour::test;
 
 namespace {
 
-// nginx on port 80 of every local address, serving one small file. One process without workers
+// nginx on `port` of every local address, serving one small file. One process without workers
 // (master_process off): the test ends it by its pid, and a worker would outlive a killed master.
 struct nginx_server {
-  explicit nginx_server(const temp_dir& dir)
-      : process({"/usr/sbin/nginx", "-p", dir.path().string(), "-c", config(dir).string(), "-g", "daemon off;"},
+  nginx_server(const temp_dir& dir, std::uint16_t port)
+      : process({"/usr/sbin/nginx", "-p", dir.path().string(), "-c", config(dir, port).string(), "-g", "daemon off;"},
                 dir.path() / "nginx.out") {
-    wait_until_listening(80);
+    wait_until_listening(port);
   }
 
-  static std::filesystem::path config(const temp_dir& dir) {
+  static std::filesystem::path config(const temp_dir& dir, std::uint16_t port) {
     std::filesystem::create_directories(dir.path() / "www");
     dir.write("www/hello.txt", "hello from nginx\n");
     return dir.write("nginx.conf", fmt::format(R"(
@@ -39,12 +39,12 @@ http {{
   uwsgi_temp_path {0};
   scgi_temp_path {0};
   server {{
-    listen 80;
+    listen {1};
     root {0}/www;
   }}
 }}
 )",
-                                                    dir.path().string()));
+                                               dir.path().string(), port));
   }
 
   background_process process;
@@ -52,30 +52,24 @@ http {{
 
 struct curl_result {
   int exit_code;
-  std::string body;
+  std::string body;  // with its error message, if any
 };
 
 // curl as a user program would run it: it knows nothing of the proxy.
-curl_result curl(std::string_view url) {
-  auto command = fmt::format("curl --silent --show-error --max-time 10 {} 2>&1", url);
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (auto n = std::fread(buffer, 1, sizeof(buffer), pipe)) out.append(buffer, n);
-  int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+curl_result curl(const std::string& url) {
+  auto run = run_to_completion({"/usr/bin/curl", "--silent", "--show-error", "--max-time", "10", url}, 20s);
+  return {run.exit_code, run.out + run.err};
 }
 
 }  // namespace
 
-TEST_CASE("a workstation's curl reaches nginx directly, through SOCKS5 and through HTTP CONNECT, per route",
-          "[e2e]") {
+TEST_CASE("a workstation's curl reaches nginx directly, through SOCKS5 and through HTTP CONNECT, per route", "[e2e]") {
   enter_new_netns();
   // Four web server addresses, one per route, all served by the same nginx.
   for (auto address : {"10.77.0.2/32", "10.77.0.3/32", "10.77.0.4/32", "10.77.0.5/32"}) add_local_address(address);
   temp_dir dir;
-  nginx_server nginx(dir);
+  auto web_port = free_port();
+  nginx_server nginx(dir, web_port);
   auto socks_port = free_port();
   auto http_port = free_port();
   microsocks socks(dir, at("127.0.0.1", socks_port));
@@ -108,33 +102,33 @@ intercept:
   REQUIRE(detourd.wait_for_log("rules: installed table inet detour"));
 
   SECTION("a route sends one prefix direct; the log shows the original destination") {
-    auto got = curl("http://10.77.0.2/hello.txt");
+    auto got = curl(fmt::format("http://10.77.0.2:{}/hello.txt", web_port));
     CHECK(got.exit_code == 0);
     CHECK(got.body == "hello from nginx\n");
-    CHECK(detourd.wait_for_log("-> 10.77.0.2:80] direct closed"));
+    CHECK(detourd.wait_for_log(fmt::format("-> 10.77.0.2:{}] direct closed", web_port)));
   }
   SECTION("a route sends one prefix through the SOCKS5 server, which logs the connection") {
-    auto got = curl("http://10.77.0.3/hello.txt");
+    auto got = curl(fmt::format("http://10.77.0.3:{}/hello.txt", web_port));
     CHECK(got.exit_code == 0);
     CHECK(got.body == "hello from nginx\n");
     CHECK(socks.process().wait_for_output("10.77.0.3"));
-    CHECK(detourd.wait_for_log("-> 10.77.0.3:80] socks5"));
+    CHECK(detourd.wait_for_log(fmt::format("-> 10.77.0.3:{}] socks5", web_port)));
   }
   SECTION("a route sends one prefix through tinyproxy, which logs the CONNECT") {
-    auto got = curl("http://10.77.0.4/hello.txt");
+    auto got = curl(fmt::format("http://10.77.0.4:{}/hello.txt", web_port));
     CHECK(got.exit_code == 0);
     CHECK(got.body == "hello from nginx\n");
     CHECK(web.process().wait_for_output("10.77.0.4"));
-    CHECK(detourd.wait_for_log("-> 10.77.0.4:80] http"));
+    CHECK(detourd.wait_for_log(fmt::format("-> 10.77.0.4:{}] http", web_port)));
   }
   SECTION("a reject route resets curl's connection") {
-    auto got = curl("http://10.77.0.5/hello.txt");
+    auto got = curl(fmt::format("http://10.77.0.5:{}/hello.txt", web_port));
     CAPTURE(got.body);
     // detourd resets as soon as it has accepted; curl sees it while connecting (exit 7, "Couldn't
     // connect") or at its first read (exit 56, "Connection reset by peer"), never a reply.
     CHECK((got.exit_code == 7 || got.exit_code == 56));
     CHECK(got.body.find("hello") == std::string::npos);
-    CHECK(detourd.wait_for_log("-> 10.77.0.5:80] rejected"));
+    CHECK(detourd.wait_for_log(fmt::format("-> 10.77.0.5:{}] rejected", web_port)));
   }
   CHECK(detourd.stop() == 0);
   CHECK(sh("nft list tables").empty());

@@ -2,6 +2,7 @@
 // whether a rule matched, so its format is a contract.
 #include "support/detourd_process.hpp"
 #include "support/netns.hpp"
+#include "support/nft.hpp"
 #include "support/tcp.hpp"
 
 #include <catch2/catch.hpp>
@@ -18,64 +19,49 @@ std::string expected_line(const endpoint& client, std::string_view listener_addr
                      original.address().to_string(), original.port());
 }
 
-answer echo_answer_to(const endpoint& original) { return read_answer_and_close(connect_to(original)); }
+// Connects to `original` and checks the echo line that comes back, byte for byte: the client,
+// where the redirect landed (`listener_address`:`port`) and `original`.
+void check_echo_line(const endpoint& original, std::string_view listener_address, std::uint16_t port) {
+  auto got = read_answer_and_close(connect_to(original));
+  CHECK(got.reply.end == stream_end::eof);
+  CHECK(got.reply.bytes == expected_line(got.client, listener_address, port, original));
+}
+
+// detourd in echo mode, in a namespace from enter_redirected_netns().
+struct echo_proxy {
+  std::uint16_t port = enter_redirected_netns();
+  detourd_process detourd{test_config(port, "echo")};
+};
 
 }  // namespace
 
-TEST_CASE("echo mode answers an IPv4 connection with the seed line, byte for byte", "[core]") {
-  enter_new_netns();
-  auto port = free_port();
-  redirect_outgoing_tcp_to(port);
-  detourd_process detourd(test_config(port, "echo"));
+TEST_CASE("echo mode answers an IPv4 connection with the seed line, byte for byte", "[echo]") {
+  echo_proxy proxy;
 
-  SECTION("to a loopback destination") {
-    auto original = at("127.0.0.1", 80);
-    auto got = echo_answer_to(original);
-    CHECK(got.reply.end == stream_end::eof);
-    CHECK(got.reply.bytes == expected_line(got.client, "127.0.0.1", port, original));
-  }
+  SECTION("to a loopback destination") { check_echo_line(at("127.0.0.1", 80), "127.0.0.1", proxy.port); }
   SECTION("to another local address") {
-    add_local_address("10.77.0.2/32");
-    auto original = at("10.77.0.2", 8080);
-    auto got = echo_answer_to(original);
-    CHECK(got.reply.end == stream_end::eof);
     // The redirect target from the output hook is loopback whatever the original destination.
-    CHECK(got.reply.bytes == expected_line(got.client, "127.0.0.1", port, original));
+    check_echo_line(at("10.77.0.2", 8080), "127.0.0.1", proxy.port);
   }
   SECTION("to a remote address no host answers") {
-    add_local_address("10.77.0.2/32");
     add_route_to_nowhere("192.0.2.0/24");
-    auto original = at("192.0.2.9", 443);
-    auto got = echo_answer_to(original);
-    CHECK(got.reply.end == stream_end::eof);
-    CHECK(got.reply.bytes == expected_line(got.client, "127.0.0.1", port, original));
+    check_echo_line(at("192.0.2.9", 443), "127.0.0.1", proxy.port);
   }
-  CHECK(detourd.stop() == 0);
+  CHECK(proxy.detourd.stop() == 0);
 }
 
-TEST_CASE("echo mode answers an IPv6 connection with the seed line, addresses in plain text", "[core]") {
-  enter_new_netns();
-  auto port = free_port();
-  redirect_outgoing_tcp_to(port);
-  detourd_process detourd(test_config(port, "echo"));
+TEST_CASE("echo mode answers an IPv6 connection with the seed line, addresses in plain text", "[echo]") {
+  echo_proxy proxy;
 
-  SECTION("to ::1") {
-    auto original = at("::1", 80);
-    auto got = echo_answer_to(original);
-    CHECK(got.reply.end == stream_end::eof);
-    CHECK(got.reply.bytes == expected_line(got.client, "::1", port, original));
-  }
+  SECTION("to ::1") { check_echo_line(at("::1", 80), "::1", proxy.port); }
   SECTION("to another local address") {
     add_local_address("fd77::2/128");
-    auto original = at("fd77::2", 8443);
-    auto got = echo_answer_to(original);
-    CHECK(got.reply.end == stream_end::eof);
-    CHECK(got.reply.bytes == expected_line(got.client, "::1", port, original));
+    check_echo_line(at("fd77::2", 8443), "::1", proxy.port);
   }
-  CHECK(detourd.stop() == 0);
+  CHECK(proxy.detourd.stop() == 0);
 }
 
-TEST_CASE("echo mode says why when a connection has no original destination", "[core]") {
+TEST_CASE("echo mode says why when a connection has no original destination", "[echo]") {
   enter_new_netns();
   auto port = free_port();
   // No nat rule exists in this namespace yet, so conntrack does not track the connection and
@@ -90,14 +76,8 @@ TEST_CASE("echo mode says why when a connection has no original destination", "[
   CHECK(detourd.stop() == 0);
 }
 
-TEST_CASE("echo mode answers a connection made to its port directly instead of refusing it", "[core]") {
-  enter_new_netns();
-  auto port = free_port();
-  redirect_outgoing_tcp_to(port);
-  detourd_process detourd(test_config(port, "echo"));
-  auto got = read_answer_and_close(connect_to(at("127.0.0.1", port)));
-
-  CHECK(got.reply.end == stream_end::eof);
-  CHECK(got.reply.bytes == expected_line(got.client, "127.0.0.1", port, at("127.0.0.1", port)));
-  CHECK(detourd.stop() == 0);
+TEST_CASE("echo mode answers a connection made to its port directly instead of refusing it", "[echo]") {
+  echo_proxy proxy;
+  check_echo_line(at("127.0.0.1", proxy.port), "127.0.0.1", proxy.port);
+  CHECK(proxy.detourd.stop() == 0);
 }

@@ -2,6 +2,7 @@
 // hang), and connections that were not redirected are never forwarded.
 #include "support/detourd_process.hpp"
 #include "support/netns.hpp"
+#include "support/nft.hpp"
 #include "support/tcp.hpp"
 
 #include <catch2/catch.hpp>
@@ -19,26 +20,18 @@ using std::chrono::steady_clock;
 std::pair<stream_end, steady_clock::duration> time_until_closed(const endpoint& original,
                                                                 std::chrono::milliseconds timeout = 10s) {
   auto started = steady_clock::now();
-  try {
-    auto client = connect_to(original);
-    auto got = read_until_eof(client.get(), timeout);
-    return {got.end, steady_clock::now() - started};
-  } catch (const std::system_error& e) {
-    // The reset can arrive before connect_to() has seen the handshake complete; then connect
-    // itself reports it.
-    if (e.code() != std::errc::connection_reset) throw;
-    return {stream_end::reset, steady_clock::now() - started};
-  }
+  auto got = read_after_connect(original, timeout);
+  return {got.end, steady_clock::now() - started};
 }
 
 double ms(steady_clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 }  // namespace
 
-TEST_CASE("a client whose upstream refuses the connection is reset within 100ms", "[core]") {
+TEST_CASE("a client whose upstream refuses the connection is reset within 100ms", "[session]") {
   enter_new_netns();
   auto port = free_port();
-  redirect_outgoing_tcp_to(port);
+  redirect_output(port);
   detourd_process detourd(test_config(port, "direct"));
   auto closed_port = free_port();
 
@@ -59,17 +52,12 @@ TEST_CASE("a client whose upstream refuses the connection is reset within 100ms"
   CHECK(detourd.stop_counter("upstream_failures") == 5u);
 }
 
-TEST_CASE("a client whose upstream does not answer within connect_timeout is reset", "[core]") {
-  enter_new_netns();
-  auto port = free_port();
-  redirect_outgoing_tcp_to(port);
-  add_local_address("10.77.0.2/32");
+TEST_CASE("a client whose upstream does not answer within connect_timeout is reset", "[session]") {
+  auto port = enter_redirected_netns();
   add_route_to_nowhere("192.0.2.0/24");
   // detourd's own SYNs (marked) to 192.0.2.9 vanish; the client's were redirected before this
   // filter chain runs, so they never match it.
-  sh(fmt::format("nft add chain inet detour_test drop_upstream '{{ type filter hook output priority 0; }}' && "
-                 "nft add rule inet detour_test drop_upstream meta mark {:#x} ip daddr 192.0.2.9 drop",
-                 detour_mark));
+  blackhole_upstream("192.0.2.9");
   detourd_process detourd(test_config(port, "direct", "connect_timeout: 300ms\n"));
 
   auto [end, took] = time_until_closed(at("192.0.2.9", 80));
@@ -80,10 +68,10 @@ TEST_CASE("a client whose upstream does not answer within connect_timeout is res
   CHECK(detourd.stop_counter("upstream_failures") == 1u);
 }
 
-TEST_CASE("a connection made to the proxy port directly is closed, counted and never forwarded", "[core]") {
+TEST_CASE("a connection made to the proxy port directly is closed, counted and never forwarded", "[session]") {
   enter_new_netns();
   auto port = free_port();
-  redirect_outgoing_tcp_to(port);
+  redirect_output(port);
   detourd_process detourd(test_config(port, "direct"));
 
   auto [end, took] = time_until_closed(at("127.0.0.1", port));
@@ -97,11 +85,8 @@ TEST_CASE("a connection made to the proxy port directly is closed, counted and n
   CHECK(detourd.stop_counter("relayed") == 0u);
 }
 
-TEST_CASE("a connection redirected to one of detourd's own listeners is refused as a loop", "[core]") {
-  enter_new_netns();
-  add_local_address("10.77.0.2/32");
-  auto port = free_port();
-  redirect_outgoing_tcp_to(port);
+TEST_CASE("a connection redirected to one of detourd's own listeners is refused as a loop", "[session]") {
+  auto port = enter_redirected_netns();
   detourd_process detourd(test_config(port, "direct"));
 
   // The original destination 10.77.0.2:port is detourd's own 0.0.0.0 listener: relaying it would
@@ -114,10 +99,10 @@ TEST_CASE("a connection redirected to one of detourd's own listeners is refused 
   CHECK(detourd.stop_counter("relayed") == 0u);
 }
 
-TEST_CASE("reject mode resets every redirected connection at once", "[core]") {
+TEST_CASE("reject mode resets every redirected connection at once", "[session]") {
   enter_new_netns();
   auto port = free_port();
-  redirect_outgoing_tcp_to(port);
+  redirect_output(port);
   sink_server upstream(at("127.0.0.1", 0));
   detourd_process detourd(test_config(port, "reject"));
 

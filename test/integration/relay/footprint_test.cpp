@@ -2,91 +2,37 @@
 // serve only bytes in flight) and no buffer. Measured on the real process through /proc.
 #include "support/detourd_process.hpp"
 #include "support/netns.hpp"
+#include "support/proc.hpp"
 #include "support/tcp.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <sys/resource.h>
-
-#include <filesystem>
-#include <fstream>
-
 using namespace detour::test;
 
-namespace {
-
-struct descriptor_counts {
-  std::size_t sockets = 0;
-  std::size_t pipes = 0;
-  std::size_t total = 0;
-};
-
-descriptor_counts open_descriptors(pid_t pid) {
-  descriptor_counts counts;
-  for (const auto& entry : std::filesystem::directory_iterator(fmt::format("/proc/{}/fd", pid))) {
-    std::error_code ec;
-    auto target = std::filesystem::read_symlink(entry.path(), ec).string();
-    ++counts.total;
-    if (target.starts_with("socket:")) ++counts.sockets;
-    if (target.starts_with("pipe:")) ++counts.pipes;
-  }
-  return counts;
-}
-
-std::uint64_t resident_kib(pid_t pid) {
-  std::ifstream status(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.starts_with("VmRSS:")) return std::stoull(line.substr(6));
-  }
-  return 0;
-}
-
-void raise_descriptor_limit(std::size_t needed) {
-  rlimit files{};
-  REQUIRE(::getrlimit(RLIMIT_NOFILE, &files) == 0);
-  files.rlim_cur = files.rlim_max;
-  REQUIRE(::setrlimit(RLIMIT_NOFILE, &files) == 0);
-  REQUIRE(files.rlim_cur >= needed);
-}
-
-}  // namespace
-
-TEST_CASE("sessions that have gone idle after moving bytes hold no pipes", "[core]") {
+TEST_CASE("sessions that have gone idle after moving bytes hold no pipes", "[relay]") {
   constexpr std::size_t sessions = 1000;
   raise_descriptor_limit(3 * sessions);
-  enter_new_netns();
-  add_local_address("10.77.0.2/32");
-  auto port = free_port();
-  redirect_outgoing_tcp_to(port);
+  direct_proxy proxy;
   echo_server upstream(at("10.77.0.2", 0));
-  detourd_process detourd(test_config(port, "direct"));
 
   std::vector<socket_fd> clients;
-  for (std::size_t i = 0; i < sessions; ++i) {
-    clients.push_back(connect_to(upstream.local_endpoint()));
-    send_all(clients.back().get(), "ping");
-    REQUIRE(read_exactly(clients.back().get(), 4).bytes == "ping");
-  }
+  for (std::size_t i = 0; i < sessions; ++i) clients.push_back(connect_and_echo(upstream.local_endpoint(), "ping"));
   // Every session has spliced bytes both ways and is idle now. Holding its pipes would mean four
   // pipe descriptors per session; the per-worker pool keeps a few for reuse.
-  auto fds = open_descriptors(detourd.pid());
-  WARN(fmt::format("{} idle sessions after traffic: detourd holds {} sockets, {} pipe descriptors, {} in all",
-                   sessions, fds.sockets, fds.pipes, fds.total));
+  auto fds = open_descriptors(proxy.detourd.pid());
+  WARN(fmt::format("{} idle sessions after traffic: detourd holds {} sockets, {} pipe descriptors, {} in all", sessions,
+                   fds.sockets, fds.pipes, fds.total));
   CHECK(fds.sockets >= 2 * sessions);
   CHECK(fds.pipes < sessions / 10);
 }
 
-TEST_CASE("5000 idle sessions cost two sockets each and little memory", "[core]") {
+TEST_CASE("5000 idle sessions cost two sockets each and little memory", "[relay]") {
   constexpr std::size_t sessions = 5000;
   raise_descriptor_limit(2 * sessions + 100);
-  enter_new_netns();
-  add_local_address("10.77.0.2/32");
-  auto port = free_port();
-  redirect_outgoing_tcp_to(port);
-  tcp_server upstream(at("10.77.0.2", 0));  // accepts and holds, never reads nor closes
   // The sessions stay half-open at the end (the upstream never closes): no need to drain them.
-  detourd_process detourd(test_config(port, "direct", "drain_timeout: 100ms\n"));
+  direct_proxy proxy("drain_timeout: 100ms\n");
+  auto& detourd = proxy.detourd;
+  tcp_server upstream(at("10.77.0.2", 0));  // accepts and holds, never reads nor closes
   auto rss_before = resident_kib(detourd.pid());
 
   std::vector<socket_fd> clients;
@@ -98,9 +44,10 @@ TEST_CASE("5000 idle sessions cost two sockets each and little memory", "[core]"
   auto fds = open_descriptors(detourd.pid());
   auto rss_after = resident_kib(detourd.pid());
   double per_session = static_cast<double>(rss_after - rss_before) * 1024.0 / sessions;
-  WARN(fmt::format("{} idle sessions: detourd RSS {} KiB -> {} KiB ({:.0f} bytes per session); {} sockets, "
-                   "{} pipe descriptors, {} descriptors in all",
-                   sessions, rss_before, rss_after, per_session, fds.sockets, fds.pipes, fds.total));
+  WARN(
+      fmt::format("{} idle sessions: detourd RSS {} KiB -> {} KiB ({:.0f} bytes per session); {} sockets, "
+                  "{} pipe descriptors, {} descriptors in all",
+                  sessions, rss_before, rss_after, per_session, fds.sockets, fds.pipes, fds.total));
   CHECK(fds.sockets >= 2 * sessions);
   CHECK(fds.sockets < 2 * sessions + 50);
   CHECK(fds.pipes < 50);

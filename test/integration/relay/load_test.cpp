@@ -1,29 +1,20 @@
 // Many sessions at once, each with bytes of its own: nothing mixed up between connections.
 #include "support/detourd_process.hpp"
 #include "support/netns.hpp"
+#include "support/proc.hpp"
 #include "support/tcp.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <sys/resource.h>
-
 using namespace detour::test;
 
-TEST_CASE("1000 concurrent connections each get their own payload back intact", "[core]") {
+TEST_CASE("1000 concurrent connections each get their own payload back intact", "[relay]") {
   constexpr std::size_t connections = 1000;
   // Client and server ends of every connection live in this process; detourd inherits the limit.
-  rlimit files{};
-  REQUIRE(::getrlimit(RLIMIT_NOFILE, &files) == 0);
-  files.rlim_cur = files.rlim_max;
-  REQUIRE(::setrlimit(RLIMIT_NOFILE, &files) == 0);
-  REQUIRE(files.rlim_cur >= 3 * connections);
-
-  enter_new_netns();
-  add_local_address("10.77.0.2/32");
-  auto port = free_port();
-  redirect_outgoing_tcp_to(port);
+  raise_descriptor_limit(3 * connections);
+  direct_proxy proxy;
+  auto& detourd = proxy.detourd;
   echo_server upstream(at("10.77.0.2", 0));
-  detourd_process detourd(test_config(port, "direct"));
 
   std::vector<payload> payloads;
   for (std::size_t i = 0; i < connections; ++i) payloads.emplace_back(1000 + i, 1 + (i * 7919) % (64 * 1024));

@@ -2,6 +2,8 @@
 // resets carried across, idle sessions closed.
 #include "support/detourd_process.hpp"
 #include "support/netns.hpp"
+#include "support/nft.hpp"
+#include "support/proc.hpp"
 #include "support/tcp.hpp"
 
 #include <catch2/catch.hpp>
@@ -9,34 +11,11 @@
 #include <poll.h>
 #include <sys/socket.h>
 
-#include <fstream>
 #include <thread>
 
 using namespace detour::test;
 
-namespace {
-
-// A namespace with a redirect rule, a local address for upstream servers and detourd in direct
-// mode, for the tests below.
-struct direct_proxy {
-  std::uint16_t port;
-  detourd_process detourd;
-
-  explicit direct_proxy(std::string_view more_config = "")
-      : port(prepare()), detourd(test_config(port, "direct", more_config)) {}
-
-  static std::uint16_t prepare() {
-    enter_new_netns();
-    add_local_address("10.77.0.2/32");
-    auto p = free_port();
-    redirect_outgoing_tcp_to(p);
-    return p;
-  }
-};
-
-}  // namespace
-
-TEST_CASE("64 MiB cross the proxy each way at once, intact", "[core]") {
+TEST_CASE("64 MiB cross the proxy each way at once, intact", "[relay]") {
   direct_proxy proxy;
   constexpr std::uint64_t size = 64ULL * 1024 * 1024;
   payload down(2, size);
@@ -66,15 +45,6 @@ TEST_CASE("64 MiB cross the proxy each way at once, intact", "[core]") {
 
 namespace {
 
-std::uint64_t resident_kib(pid_t pid) {
-  std::ifstream status(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.starts_with("VmRSS:")) return std::stoull(line.substr(6));
-  }
-  return 0;
-}
-
 // Sends until the connection stops taking bytes for `quiet` (or `limit` is reached); returns how
 // many it took.
 std::uint64_t send_until_stalled(int fd, std::uint64_t limit, std::chrono::milliseconds quiet) {
@@ -95,7 +65,7 @@ std::uint64_t send_until_stalled(int fd, std::uint64_t limit, std::chrono::milli
 
 }  // namespace
 
-TEST_CASE("a client sending to an upstream that does not read is held back, not buffered", "[core]") {
+TEST_CASE("a client sending to an upstream that does not read is held back, not buffered", "[relay]") {
   direct_proxy proxy;
   tcp_server upstream(at("10.77.0.2", 0));  // accepts and holds, never reads
   auto rss_before = resident_kib(proxy.detourd.pid());
@@ -104,9 +74,10 @@ TEST_CASE("a client sending to an upstream that does not read is held back, not 
   constexpr std::uint64_t limit = 256ULL * 1024 * 1024;
   auto taken = send_until_stalled(client.get(), limit, 500ms);
   auto rss_after = resident_kib(proxy.detourd.pid());
-  WARN(fmt::format("an upstream that does not read: the client got {} KiB in before it stalled; detourd RSS "
-                   "{} KiB -> {} KiB",
-                   taken / 1024, rss_before, rss_after));
+  WARN(
+      fmt::format("an upstream that does not read: the client got {} KiB in before it stalled; detourd RSS "
+                  "{} KiB -> {} KiB",
+                  taken / 1024, rss_before, rss_after));
 
   // What fits in the kernel's buffers on the way (two sockets' send and receive buffers, with
   // loopback autotuning up to a few MiB each, and a pipe), nowhere near the limit; and detourd
@@ -115,23 +86,20 @@ TEST_CASE("a client sending to an upstream that does not read is held back, not 
   CHECK(rss_after < rss_before + 4096);
 }
 
-TEST_CASE("when the client half-closes, the upstream sees EOF and its answer still flows back", "[core]") {
+TEST_CASE("when the client half-closes, the upstream sees EOF and its answer still flows back", "[relay]") {
   direct_proxy proxy;
   sink_server upstream(at("10.77.0.2", 0));
   payload sent(4, 100'000);
 
-  auto client = connect_to(upstream.local_endpoint());
-  send_payload(client.get(), sent);
-  shutdown_write(client.get());
   // The sink answers only after it has read EOF: the answer proves both halves.
-  auto answer = read_until_eof(client.get());
+  auto got = send_and_read_answer(connect_to(upstream.local_endpoint()), sent);
 
-  CHECK(answer.end == stream_end::eof);
-  CHECK(answer.bytes == sent.sha1() + "\n");
+  CHECK(got.reply.end == stream_end::eof);
+  CHECK(got.reply.bytes == sent.sha1() + "\n");
   CHECK(upstream.wait_for_report().received.end == stream_end::eof);
 }
 
-TEST_CASE("when the upstream half-closes, the client sees EOF and can still send", "[core]") {
+TEST_CASE("when the upstream half-closes, the client sees EOF and can still send", "[relay]") {
   direct_proxy proxy;
   payload down(5, 300'000);
   sending_server upstream(at("10.77.0.2", 0), down);
@@ -152,21 +120,19 @@ TEST_CASE("when the upstream half-closes, the client sees EOF and can still send
   CHECK(proxy.detourd.wait_for_log("reason=eof"));
 }
 
-TEST_CASE("a client that resets its connection gets the upstream connection reset too", "[core]") {
+TEST_CASE("a client that resets its connection gets the upstream connection reset too", "[relay]") {
   direct_proxy proxy;
   echo_server upstream(at("10.77.0.2", 0));
 
-  auto client = connect_to(upstream.local_endpoint());
-  send_all(client.get(), "hello");
   // The echo proves the upstream connection is up before the reset.
-  REQUIRE(read_exactly(client.get(), 5).bytes == "hello");
+  auto client = connect_and_echo(upstream.local_endpoint(), "hello");
   reset_connection(client);
 
   CHECK(upstream.wait_for_report().received.end == stream_end::reset);
   CHECK(proxy.detourd.wait_for_log("reason=client reset"));
 }
 
-TEST_CASE("an upstream that resets its connection gets the client reset too", "[core]") {
+TEST_CASE("an upstream that resets its connection gets the client reset too", "[relay]") {
   direct_proxy proxy;
   resetting_server upstream(at("10.77.0.2", 0));
 
@@ -179,13 +145,11 @@ TEST_CASE("an upstream that resets its connection gets the client reset too", "[
   CHECK(proxy.detourd.wait_for_log("reason=upstream reset"));
 }
 
-TEST_CASE("a session with no traffic either way for idle_timeout is closed", "[core]") {
+TEST_CASE("a session with no traffic either way for idle_timeout is closed", "[relay]") {
   direct_proxy proxy("idle_timeout: 300ms\n");
   echo_server upstream(at("10.77.0.2", 0));
 
-  auto client = connect_to(upstream.local_endpoint());
-  send_all(client.get(), "ping");
-  REQUIRE(read_exactly(client.get(), 4).bytes == "ping");
+  auto client = connect_and_echo(upstream.local_endpoint(), "ping");
   auto last_traffic = std::chrono::steady_clock::now();
   auto got = read_until_eof(client.get(), 10s);
   auto idle = std::chrono::steady_clock::now() - last_traffic;
@@ -198,7 +162,7 @@ TEST_CASE("a session with no traffic either way for idle_timeout is closed", "[c
   CHECK(proxy.detourd.wait_for_log("reason=idle timeout"));
 }
 
-TEST_CASE("traffic in either direction keeps a session open past idle_timeout", "[core]") {
+TEST_CASE("traffic in either direction keeps a session open past idle_timeout", "[relay]") {
   direct_proxy proxy("idle_timeout: 1s\n");
   echo_server upstream(at("10.77.0.2", 0));
 
