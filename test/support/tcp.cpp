@@ -216,6 +216,19 @@ received read_after_connect(const endpoint& to, std::chrono::milliseconds timeou
   }
 }
 
+stream_end trickle(int fd, const payload& p, std::size_t pieces, std::chrono::milliseconds interval,
+                   sha1_hasher& seen) {
+  std::string piece(static_cast<std::size_t>((p.size() + pieces - 1) / pieces), '\0');
+  for (std::uint64_t offset = 0; offset < p.size();) {
+    auto n = p.fill(offset, piece);
+    send_all(fd, std::string_view(piece.data(), n));
+    offset += n;
+    auto end = read_each_chunk(fd, clock::now() + interval, [&](std::string_view bytes) { seen.add(bytes); });
+    if (end != stream_end::timeout) return end;
+  }
+  return stream_end::timeout;
+}
+
 answer read_answer_and_close(socket_fd client, std::chrono::milliseconds timeout) {
   auto local = local_endpoint_of(client.get());
   return {local, read_until_eof(client.get(), timeout)};
@@ -449,6 +462,22 @@ sending_server::sending_server(const endpoint& listen_at, payload p)
           }
         });
         return hash_until_eof(fd);
+      }) {}
+
+trickling_server::trickling_server(const endpoint& listen_at, payload p, std::size_t pieces,
+                                   std::chrono::milliseconds interval)
+    : tcp_server(listen_at, [p, pieces, interval](int fd) {
+        sha1_hasher hasher;
+        received_digest out;
+        out.end = trickle(fd, p, pieces, interval, hasher);
+        if (out.end == stream_end::timeout) {
+          shutdown_write(fd);
+          out.end =
+              read_each_chunk(fd, clock::now() + default_timeout, [&](std::string_view bytes) { hasher.add(bytes); });
+        }
+        out.size = hasher.size();
+        out.sha1 = hasher.hex();
+        return out;
       }) {}
 
 resetting_server::resetting_server(const endpoint& listen_at)

@@ -82,6 +82,12 @@ received read_exactly(int fd, std::size_t count, std::chrono::milliseconds timeo
 // handshake complete (detourd resets as soon as it knows) counts as a reset with no bytes.
 received read_after_connect(const endpoint& to, std::chrono::milliseconds timeout = default_timeout);
 
+// Sends `p` in `pieces` pieces with a pause of `interval` after each, as a slow trickle does, and
+// returns stream_end::timeout when the peer kept its stream open all along. Each pause is a wait
+// for the peer's stream to end (what arrives meanwhile goes to `seen`): when it does, the trickle
+// stops and says how it ended.
+stream_end trickle(int fd, const payload& p, std::size_t pieces, std::chrono::milliseconds interval, sha1_hasher& seen);
+
 // A one-shot exchange as the client saw it: its own address, and what it read until the end.
 struct answer {
   endpoint client;
@@ -171,6 +177,13 @@ class echo_server : public tcp_server {
 class sending_server : public tcp_server {
  public:
   sending_server(const endpoint& listen_at, payload p);
+};
+
+// A sending_server that trickles: `p` in `pieces` pieces, `interval` apart (see trickle()), then
+// the half-close; what the client sends is read and hashed until its EOF.
+class trickling_server : public tcp_server {
+ public:
+  trickling_server(const endpoint& listen_at, payload p, std::size_t pieces, std::chrono::milliseconds interval);
 };
 
 // Waits for the first bytes from the client, then resets the connection.

@@ -164,19 +164,48 @@ TEST_CASE("a session with no traffic either way for idle_timeout is closed", "[r
 
 TEST_CASE("traffic in either direction keeps a session open past idle_timeout", "[relay]") {
   direct_proxy proxy("idle_timeout: 1s\n");
-  echo_server upstream(at("10.77.0.2", 0));
-
-  auto client = connect_to(upstream.local_endpoint());
+  // Eight pieces 400ms apart outlast the idle timeout three times over, while the session is never
+  // idle for more than 400ms at a time. Each pause waits for a close that must not come.
+  constexpr std::size_t pieces = 8;
+  constexpr auto pause = 400ms;
   auto started = std::chrono::steady_clock::now();
-  // Each round waits 400ms for a close that must not come: together they outlast the idle
-  // timeout twice over, while the session is never idle for more than 400ms at a time.
-  for (int round = 0; round < 5; ++round) {
-    send_all(client.get(), "ping");
-    REQUIRE(read_exactly(client.get(), 4).bytes == "ping");
-    REQUIRE(read_until_eof(client.get(), 400ms).end == stream_end::timeout);
+
+  SECTION("upload only: the client trickles bytes to an upstream that only reads") {
+    sink_server upstream(at("10.77.0.2", 0));
+    payload up(8, 8000);
+    auto client = connect_to(upstream.local_endpoint());
+    sha1_hasher nothing_comes_back;
+    REQUIRE(trickle(client.get(), up, pieces, pause, nothing_comes_back) == stream_end::timeout);
+    CHECK(std::chrono::steady_clock::now() - started >= 2s);
+    shutdown_write(client.get());
+    // The sink answers only after EOF, with the hash of all it read.
+    auto answer = read_until_eof(client.get());
+    CHECK(answer.end == stream_end::eof);
+    CHECK(answer.bytes == up.sha1() + "\n");
   }
-  CHECK(std::chrono::steady_clock::now() - started >= 2s);
-  shutdown_write(client.get());
-  CHECK(read_until_eof(client.get()).end == stream_end::eof);
+  SECTION("download only: the upstream trickles bytes to a client that only reads") {
+    payload down(9, 8000);
+    trickling_server upstream(at("10.77.0.2", 0), down, pieces, pause);
+    auto client = connect_to(upstream.local_endpoint());
+    // Until the upstream's FIN after its last piece; an idle close would cut the bytes short.
+    auto got = hash_until_eof(client.get());
+    CHECK(got.end == stream_end::eof);
+    CHECK(got.sha1 == down.sha1());
+    CHECK(std::chrono::steady_clock::now() - started >= 2s);
+    shutdown_write(client.get());
+    CHECK(upstream.wait_for_report().received.end == stream_end::eof);
+  }
+  SECTION("both ways: echo round trips") {
+    echo_server upstream(at("10.77.0.2", 0));
+    auto client = connect_to(upstream.local_endpoint());
+    for (std::size_t round = 0; round < pieces; ++round) {
+      send_all(client.get(), "ping");
+      REQUIRE(read_exactly(client.get(), 4).bytes == "ping");
+      REQUIRE(read_until_eof(client.get(), pause).end == stream_end::timeout);
+    }
+    CHECK(std::chrono::steady_clock::now() - started >= 2s);
+    shutdown_write(client.get());
+    CHECK(read_until_eof(client.get()).end == stream_end::eof);
+  }
   CHECK(proxy.detourd.wait_for_log("reason=eof"));
 }
