@@ -1,4 +1,6 @@
 #pragma once
+#include "support/process.hpp"
+
 #include <sys/types.h>
 
 #include <csignal>
@@ -21,13 +23,6 @@ using namespace std::chrono_literals;
 // The config every test starts from: the tests install their own redirect rule with nft, so
 // detourd's built-in rule installer stays off. Append more keys for the test at hand.
 std::string test_config(std::uint16_t port, std::string_view mode, std::string_view more = "");
-
-// What a detourd run that ended printed, and how it ended.
-struct finished_run {
-  int exit_code = -1;  // 128 + signal when killed
-  std::string out;
-  std::string err;
-};
 
 // Runs `detourd ARGS...` to completion (check, version, a run that must fail at startup).
 // Throws if it has not exited within `timeout` (it is killed first). `launcher`, when given, is a
@@ -54,7 +49,7 @@ class temp_dir {
 // and throws with detourd's stderr if it exits or stays silent instead. stderr is collected as it
 // comes, so a test can wait for a log line without sleeping. The destructor kills the process
 // (by its pid only) if the test did not stop it; detourd also dies with the test process
-// (PR_SET_PDEATHSIG), so not even a crashed test leaves it behind.
+// (child_process), so not even a crashed test leaves it behind.
 class detourd_process {
  public:
   explicit detourd_process(std::string_view config_yaml, const std::vector<std::string>& extra_args = {},
@@ -63,7 +58,7 @@ class detourd_process {
   detourd_process& operator=(const detourd_process&) = delete;
   ~detourd_process();
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_->pid(); }
 
   // True once `needle` appears in stderr; false if it has not within `timeout`.
   bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout = 10s) const;
@@ -86,19 +81,24 @@ class detourd_process {
 
  private:
   void read_output();
-  // Waits for the child's exit; -1 on timeout.
-  int wait_exit(std::chrono::milliseconds timeout);
 
   temp_dir dir_;
-  pid_t pid_ = -1;
-  int pidfd_ = -1;
-  int stderr_pipe_ = -1;
-  std::optional<int> exit_code_;
+  std::optional<child_process> child_;
+  int output_pipe_ = -1;
   std::thread reader_;
   mutable std::mutex mutex_;
   mutable std::condition_variable grew_;
   std::string log_;
   bool log_closed_ = false;
+};
+
+// detourd in direct mode, with `more_config` appended, in a namespace from
+// enter_redirected_netns(): upstream servers listen on 10.77.0.2, clients connect to them.
+struct direct_proxy {
+  explicit direct_proxy(std::string_view more_config = "");
+
+  std::uint16_t port;
+  detourd_process detourd;
 };
 
 }  // namespace detour::test

@@ -1,21 +1,22 @@
 #include "support/netns.hpp"
 
+#include "support/deadline.hpp"
+#include "support/tcp.hpp"
+#include "support/throw_errno.hpp"
+
 #include <fmt/format.h>
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <stdexcept>
-#include <system_error>
 
 namespace detour::test {
 
@@ -30,12 +31,32 @@ void ensure_bridge() {
   bridge_exists = true;
 }
 
+int open_own_netns() {
+  int fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_errno("open /proc/thread-self/ns/net");
+  return fd;
+}
+
+void switch_netns(int fd) {
+  if (::setns(fd, CLONE_NEWNET) != 0) throw_errno("setns");
+}
+
+// The peer's end of a link, already moved into it as "eth0": its addresses, and its default
+// routes through the gateway. The IPv6 route needs the gateway's address usable first.
+void configure_peer_end(const peer_netns& peer, std::string_view net4, std::string_view net6) {
+  peer.run(
+      fmt::format("ip addr add {0}.2/24 dev eth0 && ip addr add {1}::2/64 dev eth0 nodad && "
+                  "ip link set eth0 up && ip route add default via {0}.1",
+                  net4, net6));
+  wait_for_ipv6_addresses({fmt::format("{}::1", net6)});
+  wait_for_ipv6_addresses({fmt::format("{}::2", net6)}, &peer);
+  peer.run(fmt::format("ip -6 route add default via {}::1", net6));
+}
+
 }  // namespace
 
 void enter_new_netns() {
-  if (::unshare(CLONE_NEWNET) != 0) {
-    throw std::system_error(errno, std::generic_category(), "unshare(CLONE_NEWNET) (integration tests need root)");
-  }
+  if (::unshare(CLONE_NEWNET) != 0) throw_errno("unshare(CLONE_NEWNET) (integration tests need root)");
   bridge_exists = false;
   sh("ip link set lo up");
 }
@@ -44,7 +65,7 @@ std::string sh(std::string_view command) {
   // stderr joins stdout up front, so commands with here-documents work too.
   std::string full = fmt::format("exec 2>&1\n{}", command);
   FILE* pipe = ::popen(full.c_str(), "re");
-  if (pipe == nullptr) throw std::system_error(errno, std::generic_category(), "popen");
+  if (pipe == nullptr) throw_errno("popen");
   std::string output;
   std::array<char, 4096> buffer{};
   while (auto n = std::fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
@@ -67,98 +88,80 @@ void add_route_to_nowhere(std::string_view cidr) {
 }
 
 std::uint16_t free_port() {
-  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
+  socket_fd s(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) throw_errno("socket");
   int off = 0;
-  ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-  sockaddr_in6 any{};
-  any.sin6_family = AF_INET6;
-  any.sin6_addr = in6addr_any;
-  socklen_t len = sizeof any;
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&any), len) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&any), &len) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw std::system_error(e, std::generic_category(), "bind to port 0");
-  }
-  ::close(fd);
-  return ntohs(any.sin6_port);
+  ::setsockopt(s.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+  auto any = at("::", 0);
+  if (::bind(s.get(), any.data(), static_cast<socklen_t>(any.size())) != 0) throw_errno("bind to port 0");
+  return local_endpoint_of(s.get()).port();
 }
 
-void redirect_outgoing_tcp_to(std::uint16_t port, std::uint32_t skip_mark) {
-  sh(fmt::format("nft -f - <<'EOF'\n"
-                 "table inet detour_test {{\n"
-                 "  chain output {{\n"
-                 "    type nat hook output priority -99;\n"
-                 "    meta mark != {:#x} meta l4proto tcp redirect to :{}\n"
-                 "  }}\n"
-                 "}}\n"
-                 "EOF",
-                 skip_mark, port));
-}
-
-void redirect_incoming_tcp_to(std::uint16_t port, std::string_view interface) {
-  sh(fmt::format("nft -f - <<'EOF'\n"
-                 "table inet detour_test {{\n"
-                 "  chain prerouting {{\n"
-                 "    type nat hook prerouting priority -99;\n"
-                 "    iifname \"{}\" meta l4proto tcp redirect to :{}\n"
-                 "  }}\n"
-                 "}}\n"
-                 "EOF",
-                 interface, port));
-}
-
-namespace {
-
-int open_own_netns() {
-  int fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open /proc/thread-self/ns/net");
-  return fd;
-}
-
-void switch_netns(int fd) {
-  if (::setns(fd, CLONE_NEWNET) != 0) throw std::system_error(errno, std::generic_category(), "setns");
-}
-
-}  // namespace
-
-veth_peer::veth_peer() : home_fd_(open_own_netns()) {
+peer_netns::peer_netns() : home_fd_(open_own_netns()) {
   if (::unshare(CLONE_NEWNET) != 0) {
     int e = errno;
     ::close(home_fd_);
-    throw std::system_error(e, std::generic_category(), "unshare(CLONE_NEWNET) for a peer namespace");
+    throw_errno("unshare(CLONE_NEWNET) for a peer namespace", e);
   }
-  peer_fd_ = open_own_netns();
   try {
+    peer_fd_ = open_own_netns();
     sh("ip link set lo up");
     switch_netns(home_fd_);
-    // iproute2 takes a path for `netns`: this process's descriptor of the peer namespace.
-    sh(fmt::format("ip link add {0} type veth peer name detour-veth1 netns /proc/{1}/fd/{2} && "
-                   "ip addr add 10.88.0.1/24 dev {0} && ip addr add fd88::1/64 dev {0} nodad && ip link set {0} up",
-                   interface, ::getpid(), peer_fd_));
-    inside([] {
-      sh("ip addr add 10.88.0.2/24 dev detour-veth1 && ip addr add fd88::2/64 dev detour-veth1 nodad && "
-         "ip link set detour-veth1 up && ip route add default via 10.88.0.1 && ip -6 route add default via fd88::1");
-    });
   } catch (...) {
     ::setns(home_fd_, CLONE_NEWNET);
-    ::close(peer_fd_);
+    if (peer_fd_ >= 0) ::close(peer_fd_);
     ::close(home_fd_);
     throw;
   }
 }
 
-veth_peer::~veth_peer() {
+peer_netns::~peer_netns() {
   ::close(peer_fd_);
   ::close(home_fd_);
 }
 
-void veth_peer::enter() { switch_netns(peer_fd_); }
+std::string peer_netns::run(std::string_view command) const {
+  return inside([&] { return sh(command); });
+}
 
-void veth_peer::leave() {
+// iproute2 opens a `netns` argument that contains a slash as a path: this process's descriptor of
+// the namespace will do.
+std::string peer_netns::path() const { return fmt::format("/proc/{}/fd/{}", ::getpid(), peer_fd_); }
+
+void peer_netns::enter() const { switch_netns(peer_fd_); }
+
+void peer_netns::leave() const {
   // Failing to return would leave the rest of the test in the wrong namespace: better to stop.
   if (::setns(home_fd_, CLONE_NEWNET) != 0) std::abort();
+}
+
+void link_by_veth(const peer_netns& peer, std::string_view name, std::string_view net4, std::string_view net6) {
+  sh(
+      fmt::format("ip link add {0} type veth peer name eth0 netns {1} && ip addr add {2}.1/24 dev {0} && "
+                  "ip addr add {3}::1/64 dev {0} nodad && ip link set {0} up",
+                  name, peer.path(), net4, net6));
+  configure_peer_end(peer, net4, net6);
+}
+
+void link_by_bridge(const peer_netns& peer, std::string_view bridge, std::string_view port, std::string_view net4,
+                    std::string_view net6) {
+  sh(fmt::format(
+      "ip link add {0} type bridge && ip addr add {2}.1/24 dev {0} && ip addr add {3}::1/64 dev {0} nodad && "
+      "ip link set {0} up && ip link add {1} type veth peer name eth0 netns {4} && "
+      "ip link set {1} master {0} && ip link set {1} up",
+      bridge, port, net4, net6, peer.path()));
+  configure_peer_end(peer, net4, net6);
+}
+
+void wait_for_ipv6_addresses(const std::vector<std::string>& addresses, const peer_netns* peer) {
+  auto usable = [&] {
+    auto routes = peer ? peer->run("ip -6 route show table local") : sh("ip -6 route show table local");
+    return std::all_of(addresses.begin(), addresses.end(),
+                       [&](const std::string& a) { return routes.find("local " + a + " ") != std::string::npos; });
+  };
+  if (!poll_until(usable, 5s)) {
+    throw std::runtime_error(fmt::format("IPv6 addresses {} never became usable", fmt::join(addresses, ", ")));
+  }
 }
 
 }  // namespace detour::test

@@ -1,12 +1,12 @@
 #pragma once
+// Network namespaces for the integration tests: the test's own, and peers standing for other
+// hosts; the addresses, routes and links in them; shell commands run there.
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace detour::test {
-
-// The mark detourd puts on its upstream sockets by default; the tests' redirect rules skip it.
-inline constexpr std::uint32_t detour_mark = 0x1d7;
 
 // Moves this process into a fresh network namespace with only `lo`, up. CTest runs each test case
 // in its own process, so the namespace isolates the test's addresses, rules and ports from the
@@ -34,48 +34,57 @@ void add_route_to_nowhere(std::string_view cidr);
 // released). The namespace is fresh, so nothing else can take it before the test binds it.
 std::uint16_t free_port();
 
-// Installs the redirect rule the core tests drive detourd with (its built-in installer stays off
-// in them, so that what is tested here is the data path alone):
-//   table inet detour_test { chain output { type nat hook output priority -99;
-//     meta mark != 0x1d7 meta l4proto tcp redirect to :PORT } }
-// Every TCP connection made in this namespace lands on PORT, except detourd's own (marked).
-void redirect_outgoing_tcp_to(std::uint16_t port, std::uint32_t skip_mark = detour_mark);
-
-// The same for connections arriving on `interface` from elsewhere (nat prerouting hook), as on a
-// gateway: the kernel redirects them to that interface's primary address.
-void redirect_incoming_tcp_to(std::uint16_t port, std::string_view interface);
-
-// A second network namespace standing for another host (or a container), joined to this one by a
-// veth pair: this side "detour-veth0" has 10.88.0.1/24 and fd88::1/64, the peer 10.88.0.2/24 and
-// fd88::2/64 with its default routes pointing here. The namespace lives as long as this object
-// (and the test process): nothing is named, nothing to clean up on the host.
-class veth_peer {
+// A second network namespace standing for another host or a container, with only `lo`, up. It
+// lives as long as this object (and the test process): nothing is named, nothing to clean up on
+// the host. Join it to this one with link_by_veth() or link_by_bridge().
+class peer_netns {
  public:
-  veth_peer();
-  veth_peer(const veth_peer&) = delete;
-  veth_peer& operator=(const veth_peer&) = delete;
-  ~veth_peer();
+  peer_netns();
+  peer_netns(const peer_netns&) = delete;
+  peer_netns& operator=(const peer_netns&) = delete;
+  ~peer_netns();
 
   // Runs `f` with this thread inside the peer namespace: sockets it creates belong there (and
   // stay there afterwards), as do the commands it runs with sh().
   template <typename F>
-  auto inside(F&& f) {
+  auto inside(F&& f) const {
     enter();
     struct back_home {
-      veth_peer& self;
+      const peer_netns& self;
       ~back_home() { self.leave(); }
     } guard{*this};
     return f();
   }
 
-  static constexpr const char* interface = "detour-veth0";
+  // Runs a shell command inside the peer namespace; throws as sh() does.
+  std::string run(std::string_view command) const;
+  // The namespace's descriptor, for setns() in a forked child.
+  int fd() const { return peer_fd_; }
+  // A path naming the namespace, for iproute2's `netns` argument.
+  std::string path() const;
 
  private:
-  void enter();
-  void leave();
+  void enter() const;
+  void leave() const;
 
-  int peer_fd_ = -1;
   int home_fd_ = -1;
+  int peer_fd_ = -1;
 };
+
+// Joins this namespace (the gateway) and `peer` by a veth pair: `name` here with NET4.1/24 and
+// NET6::1/64; "eth0" in the peer with NET4.2/24 and NET6::2/64, its default routes pointing here.
+// `net4` is three octets ("10.88.0"), `net6` a /64 prefix without its "::" ("fd88").
+void link_by_veth(const peer_netns& peer, std::string_view name, std::string_view net4, std::string_view net6);
+
+// docker's layout: a bridge `bridge` here with the gateway addresses (NET4.1/24, NET6::1/64), and
+// the peer's veth, "eth0" there with the .2 addresses, enslaved to it by its port `port` here.
+void link_by_bridge(const peer_netns& peer, std::string_view bridge, std::string_view port, std::string_view net4,
+                    std::string_view net6);
+
+// Waits until every IPv6 address in `addresses` is usable, in this namespace or in `peer`'s.
+// `ip addr add ... nodad` returns before the kernel installs the address's routes: that happens in
+// addrconf's DAD work item, which on a loaded machine ran after the test's connect() (seen as
+// "Network is unreachable"). Bounded: throws after 5 s.
+void wait_for_ipv6_addresses(const std::vector<std::string>& addresses, const peer_netns* peer = nullptr);
 
 }  // namespace detour::test

@@ -1,5 +1,6 @@
 #include "support/tcp.hpp"
 #include "support/deadline.hpp"
+#include "support/throw_errno.hpp"
 
 #include <fmt/format.h>
 
@@ -12,8 +13,8 @@
 #include <unistd.h>
 
 #include <array>
-#include <functional>
 #include <cerrno>
+#include <functional>
 #include <stdexcept>
 #include <system_error>
 
@@ -91,9 +92,12 @@ void socket_fd::close() {
 
 std::string_view to_string(stream_end e) {
   switch (e) {
-    case stream_end::eof: return "eof";
-    case stream_end::reset: return "reset";
-    case stream_end::timeout: return "timeout";
+    case stream_end::eof:
+      return "eof";
+    case stream_end::reset:
+      return "reset";
+    case stream_end::timeout:
+      return "timeout";
   }
   return "?";
 }
@@ -201,9 +205,50 @@ received read_exactly(int fd, std::size_t count, std::chrono::milliseconds timeo
   return out;
 }
 
+received read_after_connect(const endpoint& to, std::chrono::milliseconds timeout) {
+  auto deadline = clock::now() + timeout;
+  try {
+    auto client = connect_to(to, timeout);
+    return read_until_eof(client.get(), std::chrono::milliseconds(remaining_ms(deadline)));
+  } catch (const std::system_error& e) {
+    if (e.code() != std::errc::connection_reset) throw;
+    return {{}, stream_end::reset};
+  }
+}
+
+stream_end trickle(int fd, const payload& p, std::size_t pieces, std::chrono::milliseconds interval,
+                   sha1_hasher& seen) {
+  std::string piece(static_cast<std::size_t>((p.size() + pieces - 1) / pieces), '\0');
+  for (std::uint64_t offset = 0; offset < p.size();) {
+    auto n = p.fill(offset, piece);
+    send_all(fd, std::string_view(piece.data(), n));
+    offset += n;
+    auto end = read_each_chunk(fd, clock::now() + interval, [&](std::string_view bytes) { seen.add(bytes); });
+    if (end != stream_end::timeout) return end;
+  }
+  return stream_end::timeout;
+}
+
 answer read_answer_and_close(socket_fd client, std::chrono::milliseconds timeout) {
   auto local = local_endpoint_of(client.get());
   return {local, read_until_eof(client.get(), timeout)};
+}
+
+socket_fd connect_and_echo(const endpoint& to, std::string_view bytes) {
+  auto client = connect_to(to);
+  send_all(client.get(), bytes);
+  auto got = read_exactly(client.get(), bytes.size());
+  if (got.bytes != bytes) {
+    throw std::runtime_error(
+        fmt::format("sent \"{}\" to the echo server, got \"{}\" back ({})", bytes, got.bytes, to_string(got.end)));
+  }
+  return client;
+}
+
+answer send_and_read_answer(socket_fd client, const payload& p) {
+  send_payload(client.get(), p);
+  shutdown_write(client.get());
+  return read_answer_and_close(std::move(client));
 }
 
 std::vector<received_digest> exchange_concurrently(const endpoint& to, const std::vector<payload>& payloads,
@@ -264,8 +309,10 @@ std::vector<received_digest> exchange_concurrently(const endpoint& to, const std
         auto filled = c.to_send->fill(c.sent, chunk);
         if (filled > 0) {
           ssize_t sent = ::send(c.socket.get(), chunk.data(), filled, MSG_NOSIGNAL);
-          if (sent > 0) c.sent += static_cast<std::uint64_t>(sent);
-          else if (errno != EAGAIN && errno != EINTR) c.write_closed = true;  // the read side reports why
+          if (sent > 0)
+            c.sent += static_cast<std::uint64_t>(sent);
+          else if (errno != EAGAIN && errno != EINTR)
+            c.write_closed = true;  // the read side reports why
         }
         if (c.sent == c.to_send->size() && !c.write_closed) {
           ::shutdown(c.socket.get(), SHUT_WR);
@@ -415,6 +462,22 @@ sending_server::sending_server(const endpoint& listen_at, payload p)
           }
         });
         return hash_until_eof(fd);
+      }) {}
+
+trickling_server::trickling_server(const endpoint& listen_at, payload p, std::size_t pieces,
+                                   std::chrono::milliseconds interval)
+    : tcp_server(listen_at, [p, pieces, interval](int fd) {
+        sha1_hasher hasher;
+        received_digest out;
+        out.end = trickle(fd, p, pieces, interval, hasher);
+        if (out.end == stream_end::timeout) {
+          shutdown_write(fd);
+          out.end =
+              read_each_chunk(fd, clock::now() + default_timeout, [&](std::string_view bytes) { hasher.add(bytes); });
+        }
+        out.size = hasher.size();
+        out.sha1 = hasher.hex();
+        return out;
       }) {}
 
 resetting_server::resetting_server(const endpoint& listen_at)

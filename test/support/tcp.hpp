@@ -78,6 +78,16 @@ received_digest hash_until_eof(int fd, std::chrono::milliseconds timeout = defau
 // Reads exactly `count` bytes unless the stream ends first.
 received read_exactly(int fd, std::size_t count, std::chrono::milliseconds timeout = default_timeout);
 
+// Connects and reads until the stream ends. A reset that arrives before connect_to() has seen its
+// handshake complete (detourd resets as soon as it knows) counts as a reset with no bytes.
+received read_after_connect(const endpoint& to, std::chrono::milliseconds timeout = default_timeout);
+
+// Sends `p` in `pieces` pieces with a pause of `interval` after each, as a slow trickle does, and
+// returns stream_end::timeout when the peer kept its stream open all along. Each pause is a wait
+// for the peer's stream to end (what arrives meanwhile goes to `seen`): when it does, the trickle
+// stops and says how it ended.
+stream_end trickle(int fd, const payload& p, std::size_t pieces, std::chrono::milliseconds interval, sha1_hasher& seen);
+
 // A one-shot exchange as the client saw it: its own address, and what it read until the end.
 struct answer {
   endpoint client;
@@ -86,6 +96,14 @@ struct answer {
 // Reads until EOF (or reset, or timeout) and closes, as a client that has what it came for does:
 // a server that lingers until its peer closes (detourd's echo) is not kept waiting.
 answer read_answer_and_close(socket_fd client, std::chrono::milliseconds timeout = default_timeout);
+
+// Connects to `to` (an echo server, through detourd) and waits for `bytes` to come back: once it
+// returns, the connection is up end to end. Throws if they do not come back whole.
+socket_fd connect_and_echo(const endpoint& to, std::string_view bytes);
+
+// Sends `p` on `client`, half-closes and reads until the stream ends: with a sink_server at the
+// other end, the reply is the SHA-1 of all it read and a newline, which proves both halves.
+answer send_and_read_answer(socket_fd client, const payload& p);
 
 // Opens one connection to `to` per payload, all at once, sends each its payload and then
 // half-closes, while reading every reply until EOF; one poll loop drives them all, so the
@@ -159,6 +177,13 @@ class echo_server : public tcp_server {
 class sending_server : public tcp_server {
  public:
   sending_server(const endpoint& listen_at, payload p);
+};
+
+// A sending_server that trickles: `p` in `pieces` pieces, `interval` apart (see trickle()), then
+// the half-close; what the client sends is read and hashed until its EOF.
+class trickling_server : public tcp_server {
+ public:
+  trickling_server(const endpoint& listen_at, payload p, std::size_t pieces, std::chrono::milliseconds interval);
 };
 
 // Waits for the first bytes from the client, then resets the connection.

@@ -1,0 +1,33 @@
+#pragma once
+// What /proc tells about a process (detourd's memory and descriptors) and about this namespace's
+// sockets, read the way `ps`, `ls -l /proc/PID/fd` and `ss` would.
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace detour::test {
+
+using namespace std::chrono_literals;
+
+// VmRSS of `pid`, in KiB (0 if /proc does not say).
+std::uint64_t resident_kib(pid_t pid);
+
+struct descriptor_counts {
+  std::size_t sockets = 0;
+  std::size_t pipes = 0;
+  std::size_t total = 0;
+};
+// The descriptors `pid` has open, by kind.
+descriptor_counts open_descriptors(pid_t pid);
+
+// Raises this process's soft RLIMIT_NOFILE to its hard limit, which its children (detourd)
+// inherit; throws if that still leaves fewer than `needed`.
+void raise_descriptor_limit(std::size_t needed);
+
+// Returns once something in this namespace listens on `port` (read from /proc/net/tcp and tcp6,
+// so no probe connection shows up in the server's log); throws after `timeout`.
+void wait_until_listening(std::uint16_t port, std::chrono::milliseconds timeout = 10s);
+
+}  // namespace detour::test
