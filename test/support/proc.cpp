@@ -17,9 +17,10 @@ namespace detour::test {
 
 namespace {
 
-bool listening_on(std::uint16_t port) {
-  // /proc/net/tcp: "sl local_address rem_address st ...", address "0A4D000A:0438", state 0A LISTEN.
-  auto suffix = fmt::format(":{:04X}", port);
+// Calls f(local_address, state) for every TCP socket of this namespace, from /proc/net/tcp and
+// tcp6: "sl local_address rem_address st ...", an address as "0A4D000A:0438", a state as "0A".
+template <typename F>
+void for_each_tcp_socket(F&& f) {
   for (const char* file : {"/proc/net/tcp", "/proc/net/tcp6"}) {
     std::ifstream in(file);
     std::string line;
@@ -31,10 +32,18 @@ bool listening_on(std::uint16_t port) {
       std::string remote;
       std::string state;
       fields >> slot >> local >> remote >> state;
-      if (state == "0A" && local.ends_with(suffix)) return true;
+      f(local, state);
     }
   }
-  return false;
+}
+
+bool listening_on(std::uint16_t port) {
+  auto suffix = fmt::format(":{:04X}", port);
+  bool found = false;
+  for_each_tcp_socket([&](const std::string& local, const std::string& state) {
+    found = found || (state == "0A" && local.ends_with(suffix));  // 0A: LISTEN
+  });
+  return found;
 }
 
 }  // namespace
@@ -74,6 +83,14 @@ void wait_until_listening(std::uint16_t port, std::chrono::milliseconds timeout)
   if (!poll_until([&] { return listening_on(port); }, timeout)) {
     throw std::runtime_error(fmt::format("nothing listens on port {}", port));
   }
+}
+
+std::size_t connects_in_flight() {
+  std::size_t count = 0;
+  for_each_tcp_socket([&](const std::string&, const std::string& state) {
+    if (state == "02") ++count;  // SYN_SENT
+  });
+  return count;
 }
 
 }  // namespace detour::test

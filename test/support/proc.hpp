@@ -30,4 +30,8 @@ void raise_descriptor_limit(std::size_t needed);
 // so no probe connection shows up in the server's log); throws after `timeout`.
 void wait_until_listening(std::uint16_t port, std::chrono::milliseconds timeout = 10s);
 
+// TCP sockets of this namespace whose SYN is sent and not yet answered (SYN_SENT): how a test sees
+// that detourd is connecting upstream, which it does not say until the attempt ends.
+std::size_t connects_in_flight();
+
 }  // namespace detour::test

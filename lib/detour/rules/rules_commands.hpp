@@ -3,9 +3,6 @@
 // and for setups where something other than a running detourd holds the rules (init containers).
 // daemon/main.cpp calls these after loading the config; `detourd run` uses owned_table instead.
 #include "detour/config/config.hpp"
-// Not needed by the declarations below: daemon/main.cpp and the rules integration tests still reach
-// rules_error and owned_table through this header.
-#include "detour/rules/owned_table.hpp"
 
 #include <iostream>
 #include <ostream>

@@ -1,9 +1,11 @@
 // detourd run as a supervisor: it refuses to start without the capability its mark needs; on
-// SIGTERM or SIGINT it drains (running sessions get drain_timeout to finish, then are reset), exits
-// 0 and prints its counters.
+// SIGTERM or SIGINT it drains (running sessions get drain_timeout to finish, then are reset, and
+// sessions still connecting are cancelled), exits 0 and prints its counters.
+#include "support/deadline.hpp"
 #include "support/detourd_process.hpp"
 #include "support/netns.hpp"
 #include "support/nft.hpp"
+#include "support/proc.hpp"
 #include "support/tcp.hpp"
 
 #include <catch2/catch.hpp>
@@ -75,4 +77,29 @@ TEST_CASE("a session still open when drain_timeout runs out is reset and detourd
   CHECK(upstream.wait_for_report().received.end == stream_end::reset);
   CHECK(detourd.wait_for_exit(10s) == 0);
   CHECK(detourd.wait_for_log("reason=shutdown"));
+}
+
+TEST_CASE("sessions still connecting when drain_timeout runs out are reset and detourd exits in time", "[run]") {
+  auto port = enter_redirected_netns();
+  add_route_to_nowhere("192.0.2.0/24");
+  // detourd's own SYNs to 192.0.2.9 vanish: every connect would wait out connect_timeout.
+  blackhole_upstream("192.0.2.9");
+  detourd_process detourd(test_config(port, "direct", "connect_timeout: 30s\ndrain_timeout: 1s\n"));
+
+  constexpr std::size_t clients = 20;
+  std::vector<socket_fd> connected;
+  for (std::size_t i = 0; i < clients; ++i) connected.push_back(connect_to(at("192.0.2.9", 80)));
+  // The kernel's own view of detourd's connects: all of them sent their SYN.
+  REQUIRE(poll_until([&] { return connects_in_flight() == clients; }, default_timeout));
+
+  auto signalled = std::chrono::steady_clock::now();
+  detourd.send_signal(SIGTERM);
+  REQUIRE(detourd.wait_for_exit(20s) == 0);
+  auto took = std::chrono::steady_clock::now() - signalled;
+  WARN(fmt::format("exited {:.3f}s after SIGTERM", std::chrono::duration<double>(took).count()));
+  CHECK(took >= 900ms);
+  CHECK(took < 2s);
+  for (auto& client : connected) CHECK(read_until_eof(client.get(), 1s).end == stream_end::reset);
+  CHECK(detourd.count_log_lines("direct connect failed: shutdown") == clients);
+  CHECK(detourd.stop_counter("upstream_failures") == clients);
 }

@@ -4,7 +4,7 @@
 #include "support/capture.hpp"
 #include "support/netns.hpp"
 
-#include "detour/rules/rules_commands.hpp"
+#include "detour/rules/owned_table.hpp"
 
 #include <catch2/catch.hpp>
 

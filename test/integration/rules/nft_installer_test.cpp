@@ -6,6 +6,7 @@
 #include "support/nft.hpp"
 
 #include "detour/rules/nft_installer.hpp"
+#include "detour/rules/owned_table.hpp"
 #include "detour/rules/render_nft.hpp"
 #include "detour/rules/rule_plan.hpp"
 #include "detour/rules/rules_commands.hpp"

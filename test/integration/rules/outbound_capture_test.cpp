@@ -4,8 +4,8 @@
 #include "support/netns.hpp"
 #include "support/nft.hpp"
 
+#include "detour/rules/owned_table.hpp"
 #include "detour/rules/render_nft.hpp"
-#include "detour/rules/rules_commands.hpp"
 
 #include <fmt/format.h>
 #include <catch2/catch.hpp>

@@ -8,8 +8,8 @@
 #include "support/tcp.hpp"
 
 #include "detour/rules/nft_installer.hpp"
+#include "detour/rules/owned_table.hpp"
 #include "detour/rules/rule_plan.hpp"
-#include "detour/rules/rules_commands.hpp"
 
 #include <fmt/format.h>
 #include <catch2/catch.hpp>

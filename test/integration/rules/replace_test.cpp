@@ -6,9 +6,9 @@
 #include "support/nft.hpp"
 #include "support/tcp.hpp"
 
+#include "detour/rules/owned_table.hpp"
 #include "detour/rules/render_nft.hpp"
 #include "detour/rules/rule_plan.hpp"
-#include "detour/rules/rules_commands.hpp"
 
 #include <catch2/catch.hpp>
 

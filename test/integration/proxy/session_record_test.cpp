@@ -1,19 +1,13 @@
-// Every way a session can end goes through one place: exactly one log line and one count per
-// connection, whichever path it took; and shutdown ends sessions that are still connecting.
-#include "upstream_servers.hpp"
-
+// Every way a session can end goes through one place, finish() with the session's record: exactly
+// one log line and one count per connection, whichever path it took.
 #include "support/detourd_process.hpp"
 #include "support/netns.hpp"
+#include "support/nft.hpp"
 #include "support/tcp.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <signal.h>
-
-#include <fstream>
 #include <future>
-#include <sstream>
-#include <thread>
 
 using namespace detour::test;
 
@@ -37,7 +31,9 @@ class held_socks5_server : public tcp_server {
     greeted_.set_value();
     if (go_.get_future().wait_for(default_timeout) != std::future_status::ready) return {};
     // Method reply (no authentication), CONNECT reply (succeeded, bound 0.0.0.0:0), early bytes.
-    static constexpr char replies[] = "\x05\x00\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00" "early";
+    static constexpr char replies[] =
+        "\x05\x00\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+        "early";
     send_all(fd, std::string_view(replies, sizeof replies - 1));
     return hash_until_eof(fd);
   }
@@ -49,28 +45,13 @@ class held_socks5_server : public tcp_server {
 // Connects and reads until the stream ends; a reset during connect() counts as a reset.
 stream_end ending_of(const endpoint& destination) { return read_after_connect(destination).end; }
 
-// TCP sockets of this namespace in SYN_SENT, from /proc/net/tcp.
-std::size_t connects_in_flight() {
-  std::ifstream table("/proc/net/tcp");
-  std::string line;
-  std::getline(table, line);  // the header
-  std::size_t count = 0;
-  while (std::getline(table, line)) {
-    std::istringstream fields(line);
-    std::string slot, local, remote, state;
-    fields >> slot >> local >> remote >> state;
-    if (state == "02") ++count;
-  }
-  return count;
-}
-
 }  // namespace
 
 TEST_CASE("every way a session ends writes exactly one log line and one count", "[session]") {
   enter_new_netns();
   auto port = free_port();
   for (const char* address : {"10.77.0.2/32", "10.77.1.2/32"}) add_local_address(address);
-  redirect_outgoing_tcp_to(port);
+  redirect_output(port);
   held_socks5_server proxy(at("127.0.0.1", 0));
   echo_server upstream(at("10.77.0.2", 0));
   const auto closed_port = free_port();
@@ -130,39 +111,4 @@ routes:
   CHECK(detourd.count_log_lines("session: [") == std::size(exits));
   CHECK(detourd.stop_counter("accepted") == std::size(exits));
   CHECK(detourd.count_log_lines("failed before relaying: writing the proxy's early data to the client: ") == 1);
-}
-
-TEST_CASE("sessions still connecting when drain_timeout runs out are reset and detourd exits in time", "[session]") {
-  enter_new_netns();
-  auto port = free_port();
-  add_local_address("10.77.0.2/32");
-  add_route_to_nowhere("192.0.2.0/24");
-  redirect_outgoing_tcp_to(port);
-  // detourd's own SYNs (marked) to 192.0.2.9 vanish: every connect would wait out connect_timeout.
-  sh(
-      fmt::format("nft add chain inet detour_test drop_upstream '{{ type filter hook output priority 0; }}' && "
-                  "nft add rule inet detour_test drop_upstream meta mark {:#x} ip daddr 192.0.2.9 drop",
-                  detour_mark));
-  detourd_process detourd(test_config(port, "direct", "connect_timeout: 30s\ndrain_timeout: 1s\n"));
-
-  constexpr std::size_t clients = 20;
-  std::vector<socket_fd> connected;
-  for (std::size_t i = 0; i < clients; ++i) connected.push_back(connect_to(at("192.0.2.9", 80)));
-  // The kernel's own view of detourd's connects: all of them sent their SYN.
-  auto deadline = std::chrono::steady_clock::now() + default_timeout;
-  while (connects_in_flight() < clients && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(10ms);
-  }
-  REQUIRE(connects_in_flight() == clients);
-
-  auto signalled = std::chrono::steady_clock::now();
-  detourd.send_signal(SIGTERM);
-  REQUIRE(detourd.wait_for_exit(20s) == 0);
-  auto took = std::chrono::steady_clock::now() - signalled;
-  WARN(fmt::format("exited {:.3f}s after SIGTERM", std::chrono::duration<double>(took).count()));
-  CHECK(took >= 900ms);
-  CHECK(took < 2s);
-  for (auto& client : connected) CHECK(read_until_eof(client.get(), 1s).end == stream_end::reset);
-  CHECK(detourd.count_log_lines("direct connect failed: shutdown") == clients);
-  CHECK(detourd.stop_counter("upstream_failures") == clients);
 }
