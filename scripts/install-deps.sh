@@ -13,6 +13,9 @@ packages=(
   # upstream proxies the upstream integration tests start (setpriv, from util-linux, runs them
   # under their own user ids); Google Benchmark for route_bench; clang for the libFuzzer targets
   microsocks tinyproxy util-linux libbenchmark-dev clang libclang-rt-14-dev
+  # scripts/format.sh and scripts/tidy.sh; the version is pinned because another one formats and
+  # checks differently
+  clang-format-14 clang-tidy-14
   # scripts/bench.sh: the peers it measures detourd against, its load generators and its chart
   haproxy redsocks nginx-light iperf3 wrk gnuplot-nox
 )

@@ -8,8 +8,10 @@
 #include <fmt/format.h>
 #include <spdlog/common.h>
 
+#include <cerrno>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 namespace detour {
 
@@ -17,28 +19,38 @@ using namespace config_detail;
 
 std::string_view to_string(mode m) {
   switch (m) {
-    case mode::direct: return "direct";
-    case mode::echo: return "echo";
-    case mode::reject: return "reject";
+    case mode::direct:
+      return "direct";
+    case mode::echo:
+      return "echo";
+    case mode::reject:
+      return "reject";
   }
   return "?";
 }
 
 std::string_view to_string(upstream_kind k) {
   switch (k) {
-    case upstream_kind::socks5: return "socks5";
-    case upstream_kind::http: return "http";
+    case upstream_kind::socks5:
+      return "socks5";
+    case upstream_kind::http:
+      return "http";
   }
   return "?";
 }
 
 std::string_view to_string(route_kind k) {
   switch (k) {
-    case route_kind::direct: return "direct";
-    case route_kind::upstream: return "upstream";
-    case route_kind::echo: return "echo";
-    case route_kind::echo_json: return "echo json";
-    case route_kind::reject: return "reject";
+    case route_kind::direct:
+      return "direct";
+    case route_kind::upstream:
+      return "upstream";
+    case route_kind::echo:
+      return "echo";
+    case route_kind::echo_json:
+      return "echo json";
+    case route_kind::reject:
+      return "reject";
   }
   return "?";
 }
@@ -46,9 +58,12 @@ std::string_view to_string(route_kind k) {
 route_action config::default_action() const {
   if (default_route) return *default_route;
   switch (mode) {
-    case mode::direct: return {route_kind::direct, 0};
-    case mode::echo: return {route_kind::echo, 0};
-    case mode::reject: return {route_kind::reject, 0};
+    case mode::direct:
+      return {route_kind::direct, 0};
+    case mode::echo:
+      return {route_kind::echo, 0};
+    case mode::reject:
+      return {route_kind::reject, 0};
   }
   return {};
 }
@@ -129,7 +144,9 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
 
 config load_config_file(const std::filesystem::path& path) {
   std::ifstream in(path);
-  if (!in) throw config_error(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
+  if (!in)
+    throw config_error(
+        fmt::format("{}: cannot open: {}", path.string(), std::error_code(errno, std::generic_category()).message()));
   std::ostringstream text;
   text << in.rdbuf();
   return parse_config(text.str(), path.string());

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include <cstring>
+#include <system_error>
 
 namespace detour {
 
@@ -17,7 +17,10 @@ std::string echo_line(const boost::asio::ip::tcp::endpoint& source, const boost:
     auto o = net::unmap(*original);
     orig = fmt::format("ip: {}, port: {}", o.address().to_string(), o.port());
   } else {
-    orig = fmt::format("strerror: {}, errno: {}", std::strerror(original_error.value()), original_error.value());
+    // Worker threads build this line concurrently, and strerror may share one buffer between threads;
+    // the category's message is the same text, from strerror_r.
+    const int e = original_error.value();
+    orig = fmt::format("strerror: {}, errno: {}", std::generic_category().message(e), e);
   }
   return fmt::format("source{{ip: {}, port: {}}};  dest{{ip: {}, port: {}}}; original dest{{{}}}\n",
                      src.address().to_string(), src.port(), dst.address().to_string(), dst.port(), orig);
