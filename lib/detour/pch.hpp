@@ -1,10 +1,10 @@
 #pragma once
 // Precompiled header: the heavy, stable third-party headers only. Never include project headers here.
-#include <boost/asio.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include <chrono>
 #include <memory>

@@ -85,7 +85,8 @@ void read_intercept(std::string_view source, const YAML::Node& node, intercept_c
     // anything on the host changes.
     if (priority <= -200) {
       fail(source, v->Mark(), "intercept.priority",
-           fmt::format("{} is too low: the kernel accepts nat chains only above -200 (conntrack runs at -200)", priority));
+           fmt::format("{} is too low: the kernel accepts nat chains only above -200 (conntrack runs at -200)",
+                       priority));
     }
     out.priority = static_cast<int>(priority);
   }

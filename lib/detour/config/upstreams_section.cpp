@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <system_error>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 namespace detour::config_detail {
 

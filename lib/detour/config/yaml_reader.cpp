@@ -1,8 +1,8 @@
 #include "detour/config/yaml_reader.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <charconv>
-#include <fmt/format.h>
 
 namespace detour::config_detail {
 
@@ -98,10 +98,14 @@ std::chrono::milliseconds read_duration(std::string_view source, const YAML::Nod
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), amount);
   std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
   std::uint64_t scale = 0;
-  if (unit == "ms") scale = 1;
-  else if (unit == "s") scale = 1000;
-  else if (unit == "m") scale = 60'000;
-  else if (unit == "h") scale = 3'600'000;
+  if (unit == "ms")
+    scale = 1;
+  else if (unit == "s")
+    scale = 1000;
+  else if (unit == "m")
+    scale = 60'000;
+  else if (unit == "h")
+    scale = 3'600'000;
   if (ec != std::errc{} || end == text.data() || scale == 0 || amount > 10'000'000'000ULL / scale) {
     fail(source, node.Mark(), key, fmt::format("expected {}, got \"{}\"", expected, text));
   }
@@ -118,8 +122,7 @@ std::vector<net::cidr> read_cidrs(std::string_view source, const YAML::Node& nod
   });
 }
 
-std::vector<net::port_range> read_port_ranges(std::string_view source, const YAML::Node& node,
-                                              std::string_view key) {
+std::vector<net::port_range> read_port_ranges(std::string_view source, const YAML::Node& node, std::string_view key) {
   return read_list<net::port_range>(source, node, key, [&](const YAML::Node& item, const std::string& path) {
     const auto& text = scalar(source, item, path, "a port or a range such as 8000-8080");
     std::string why;

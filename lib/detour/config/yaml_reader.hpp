@@ -15,8 +15,7 @@
 
 namespace detour::config_detail {
 
-[[noreturn]] void fail(std::string_view source, const YAML::Mark& mark, std::string_view key,
-                       std::string_view reason);
+[[noreturn]] void fail(std::string_view source, const YAML::Mark& mark, std::string_view key, std::string_view reason);
 
 // A YAML mapping whose keys are checked against the ones the caller asks for: after the caller has
 // taken every key it knows, finish() refuses whatever is left, naming it.
@@ -60,8 +59,7 @@ std::vector<T> read_list(std::string_view source, const YAML::Node& node, std::s
 }
 
 std::vector<net::cidr> read_cidrs(std::string_view source, const YAML::Node& node, std::string_view key);
-std::vector<net::port_range> read_port_ranges(std::string_view source, const YAML::Node& node,
-                                              std::string_view key);
+std::vector<net::port_range> read_port_ranges(std::string_view source, const YAML::Node& node, std::string_view key);
 std::vector<std::uint32_t> read_ids(std::string_view source, const YAML::Node& node, std::string_view key);
 std::vector<std::string> read_strings(std::string_view source, const YAML::Node& node, std::string_view key);
 

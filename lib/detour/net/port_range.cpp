@@ -1,8 +1,8 @@
 #include "detour/net/port_range.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <charconv>
-#include <fmt/format.h>
 
 namespace detour::net {
 namespace {
@@ -46,8 +46,7 @@ std::optional<port_range> parse_port_range(std::string_view text, std::string* w
 }
 
 std::vector<port_range> merge_port_ranges(std::vector<port_range> input) {
-  std::sort(input.begin(), input.end(),
-            [](const port_range& a, const port_range& b) { return a.first < b.first; });
+  std::sort(input.begin(), input.end(), [](const port_range& a, const port_range& b) { return a.first < b.first; });
   std::vector<port_range> out;
   for (const auto& r : input) {
     if (!out.empty() && static_cast<unsigned>(r.first) <= static_cast<unsigned>(out.back().last) + 1) {

@@ -10,29 +10,45 @@ namespace {
 
 std::string_view field_name(field f) {
   switch (f) {
-    case field::nfproto: return "meta nfproto";
-    case field::l4proto: return "meta l4proto";
-    case field::tcp_dport: return "tcp dport";
-    case field::ip_saddr: return "ip saddr";
-    case field::ip_daddr: return "ip daddr";
-    case field::ip6_saddr: return "ip6 saddr";
-    case field::ip6_daddr: return "ip6 daddr";
-    case field::mark: return "meta mark";
-    case field::skuid: return "meta skuid";
-    case field::skgid: return "meta skgid";
-    case field::iifname: return "iifname";
-    case field::oifname: return "oifname";
+    case field::nfproto:
+      return "meta nfproto";
+    case field::l4proto:
+      return "meta l4proto";
+    case field::tcp_dport:
+      return "tcp dport";
+    case field::ip_saddr:
+      return "ip saddr";
+    case field::ip_daddr:
+      return "ip daddr";
+    case field::ip6_saddr:
+      return "ip6 saddr";
+    case field::ip6_daddr:
+      return "ip6 daddr";
+    case field::mark:
+      return "meta mark";
+    case field::skuid:
+      return "meta skuid";
+    case field::skgid:
+      return "meta skgid";
+    case field::iifname:
+      return "iifname";
+    case field::oifname:
+      return "oifname";
   }
   return "?";
 }
 
 std::string value_text(const match& m) {
   switch (m.what) {
-    case field::nfproto: return m.value == NFPROTO_IPV4 ? "ipv4" : m.value == NFPROTO_IPV6 ? "ipv6" : fmt::format("{}", m.value);
-    case field::l4proto: return m.value == IPPROTO_TCP ? "tcp" : fmt::format("{}", m.value);
+    case field::nfproto:
+      return m.value == NFPROTO_IPV4 ? "ipv4" : m.value == NFPROTO_IPV6 ? "ipv6" : fmt::format("{}", m.value);
+    case field::l4proto:
+      return m.value == IPPROTO_TCP ? "tcp" : fmt::format("{}", m.value);
     // nft prints marks as 8 hex digits.
-    case field::mark: return fmt::format("0x{:08x}", m.value);
-    default: return fmt::format("{}", m.value);
+    case field::mark:
+      return fmt::format("0x{:08x}", m.value);
+    default:
+      return fmt::format("{}", m.value);
   }
 }
 
@@ -52,12 +68,18 @@ std::string element_list(const set_decl& s) {
 
 std::string_view to_string(set_type t) {
   switch (t) {
-    case set_type::ipv4_addr: return "ipv4_addr";
-    case set_type::ipv6_addr: return "ipv6_addr";
-    case set_type::inet_service: return "inet_service";
-    case set_type::uid: return "uid";
-    case set_type::gid: return "gid";
-    case set_type::ifname: return "ifname";
+    case set_type::ipv4_addr:
+      return "ipv4_addr";
+    case set_type::ipv6_addr:
+      return "ipv6_addr";
+    case set_type::inet_service:
+      return "inet_service";
+    case set_type::uid:
+      return "uid";
+    case set_type::gid:
+      return "gid";
+    case set_type::ifname:
+      return "ifname";
   }
   return "?";
 }

@@ -123,18 +123,14 @@ TEST_CASE("a bad config names file, line, column, key and reason", "[config]") {
   SECTION("nat priority the kernel would refuse") {
     CHECK(error_of("intercept:\n  priority: -300\n") ==
           "detour.yaml:2:13: intercept.priority: -300 is too low: the kernel accepts nat chains only above -200 "
-        "(conntrack runs at -200)");
+          "(conntrack runs at -200)");
   }
   SECTION("boolean") {
     CHECK(error_of("intercept:\n  enabled: yes\n") ==
           "detour.yaml:2:12: intercept.enabled: expected true or false, got \"yes\"");
   }
-  SECTION("YAML syntax") {
-    CHECK(error_of("port: [1\n") == "detour.yaml:2:1: YAML: end of sequence flow not found");
-  }
-  SECTION("a key twice") {
-    CHECK(error_of("port: 1\nport: 2\n") == "detour.yaml:2:1: port: key appears twice");
-  }
+  SECTION("YAML syntax") { CHECK(error_of("port: [1\n") == "detour.yaml:2:1: YAML: end of sequence flow not found"); }
+  SECTION("a key twice") { CHECK(error_of("port: 1\nport: 2\n") == "detour.yaml:2:1: port: key appears twice"); }
   SECTION("no way left to exclude detourd's own connections") {
     CHECK(error_of("mark: 0\n") ==
           "detour.yaml:1:7: mark: 0 leaves detourd's own upstream connections to be captured by its rules and "

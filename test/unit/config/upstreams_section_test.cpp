@@ -1,5 +1,5 @@
-#include "detour/config/config.hpp"
 #include "detour/config/upstreams_section.hpp"
+#include "detour/config/config.hpp"
 
 #include "config_error_of.hpp"
 

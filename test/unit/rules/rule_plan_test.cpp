@@ -1,6 +1,6 @@
+#include "detour/rules/rule_plan.hpp"
 #include "detour/config/config.hpp"
 #include "detour/rules/render_nft.hpp"
-#include "detour/rules/rule_plan.hpp"
 #include "detour/rules/rules_commands.hpp"
 
 #include <catch2/catch.hpp>
@@ -156,7 +156,9 @@ TEST_CASE("capturing only some destinations of one family leaves the other famil
 intercept:
   outbound:
     destinations: ["2001:db8::/32"]
-)", "test.yaml"), 0);
+)",
+                                     "test.yaml"),
+                        0);
   auto text = render_nft(plan);
   CHECK(text.find("\t\tmeta nfproto ipv4 return\n\t\tip6 daddr != @out_destinations6 return\n") != std::string::npos);
   CHECK(plan.find_set("out_destinations4") == nullptr);
@@ -282,9 +284,10 @@ TEST_CASE("a port range reaching 65535 and thousands of prefixes merge into few 
 }
 
 TEST_CASE("a nat priority the kernel would refuse is rejected by config validation", "[rules]") {
-  CHECK_THROWS_WITH(parse_config("intercept: {priority: -300}\n", "test.yaml"),
-                    "test.yaml:1:23: intercept.priority: -300 is too low: the kernel accepts nat chains only above -200 "
-                    "(conntrack runs at -200)");
+  CHECK_THROWS_WITH(
+      parse_config("intercept: {priority: -300}\n", "test.yaml"),
+      "test.yaml:1:23: intercept.priority: -300 is too low: the kernel accepts nat chains only above -200 "
+      "(conntrack runs at -200)");
   CHECK(parse_config("intercept: {priority: -199}\n", "test.yaml").intercept.priority == -199);
 }
 
