@@ -40,7 +40,9 @@ Signals: SIGTERM/SIGINT drain and stop. Exit status: 0 success, 1 configuration 
 // the timestamp is left out there.
 void setup_logging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("detourd");
-  logger->set_pattern(std::getenv("JOURNAL_STREAM") ? "[%l] %v" : "[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
+  // Before any thread exists, so the environment cannot change under getenv.
+  const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;  // NOLINT(concurrency-mt-unsafe)
+  logger->set_pattern(journal ? "[%l] %v" : "[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level));
 }

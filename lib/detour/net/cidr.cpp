@@ -68,7 +68,7 @@ std::optional<cidr> parse_cidr(std::string_view text, std::string* why) {
   return out;
 }
 
-std::vector<cidr> merge_cidrs(std::vector<cidr> input) {
+std::vector<cidr> merge_cidrs(const std::vector<cidr>& input) {
   std::vector<cidr> out;
   for (bool v4 : {true, false}) {
     std::vector<address_range> spans;

@@ -53,6 +53,6 @@ std::optional<cidr> parse_cidr(std::string_view text, std::string* why = nullptr
 
 // Merges overlapping and adjacent prefixes, per family, into the fewest covering prefixes. The
 // kernel rejects overlapping interval-set elements (EEXIST), so every set goes through this.
-std::vector<cidr> merge_cidrs(std::vector<cidr> input);
+std::vector<cidr> merge_cidrs(const std::vector<cidr>& input);
 
 }  // namespace detour::net

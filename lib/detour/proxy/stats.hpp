@@ -39,7 +39,7 @@ struct stats {
   // Calls f(name, value) for each counter, in list order.
   template <typename F>
   void for_each(F&& f) const {
-#define DETOUR_VISIT_COUNTER(name) f(std::string_view(#name), name.get());
+#define DETOUR_VISIT_COUNTER(name) f(std::string_view(#name), (name).get());
     DETOUR_PROXY_COUNTERS(DETOUR_VISIT_COUNTER)
 #undef DETOUR_VISIT_COUNTER
   }

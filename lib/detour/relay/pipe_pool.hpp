@@ -19,7 +19,7 @@ class pipe_pool {
   // instead of 34 (iperf3 through detourd, docs/BENCHMARKS.md). 1 MiB saved little more and made
   // the relay wait for readiness more often. An empty pipe holds no data pages, only its 64-slot
   // ring, so idle pipes in the pool stay cheap.
-  static constexpr std::size_t default_pipe_size = 256 * 1024;
+  static constexpr std::size_t default_pipe_size = std::size_t{256} * 1024;
 
   // pipe_size: F_SETPIPE_SZ for new pipes (0: the kernel default, 64 KiB); max_idle: how many empty
   // pipes to keep for reuse.

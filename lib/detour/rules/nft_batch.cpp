@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 // Missing from the 6.1 UAPI headers this builds against.
 #ifndef NLM_F_ACK_TLVS
@@ -170,7 +171,7 @@ nft_socket open_nft_socket() {
   if (!socket) {
     throw rules_error(fmt::format("nftables: cannot open a netfilter netlink socket: {}; likely cause: the kernel "
                                   "has no nfnetlink (CONFIG_NETFILTER_NETLINK)",
-                                  std::strerror(errno)),
+                                  std::generic_category().message(errno)),
                       errno);
   }
   int one = 1;
@@ -179,7 +180,8 @@ nft_socket open_nft_socket() {
   mnl_socket_setsockopt(socket.get(), NETLINK_EXT_ACK, &one, sizeof one);
   mnl_socket_setsockopt(socket.get(), NETLINK_CAP_ACK, &one, sizeof one);
   if (mnl_socket_bind(socket.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    throw rules_error(fmt::format("nftables: cannot bind the netlink socket: {}", std::strerror(errno)), errno);
+    throw rules_error(
+        fmt::format("nftables: cannot bind the netlink socket: {}", std::generic_category().message(errno)), errno);
   }
   return socket;
 }
@@ -223,13 +225,13 @@ void nft_batch::send(mnl_socket* socket) {
   int fd = mnl_socket_get_fd(socket);
   // A batch larger than SO_SNDBUF fails with EMSGSIZE (10000 prefixes: 400 KB against 208 KiB);
   // and each message gets an ACK, which must fit the receive buffer until we drain it.
-  set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, size() + 64 * 1024);
-  set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, messages() * 1024 + 256 * 1024);
+  set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, size() + std::size_t{64} * 1024);
+  set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, messages() * 1024 + std::size_t{256} * 1024);
   if (mnl_socket_sendto(socket, data(), size()) < 0) {
     int e = errno;
     throw rules_error(
         fmt::format("nftables: cannot send the batch ({} messages, {} bytes): {} ({}); likely cause: {}", messages(),
-                    size(), std::strerror(e), errno_name(e), likely_cause(object_kind::batch, e)),
+                    size(), std::generic_category().message(e), errno_name(e), likely_cause(object_kind::batch, e)),
         e);
   }
   auto r = drain_replies(fd);
@@ -241,7 +243,7 @@ void nft_batch::send(mnl_socket* socket) {
     auto kind = req ? req->kind : object_kind::batch;
     auto text = fmt::format(
         "nftables: cannot {}: {} ({}){}; likely cause: {}{}", req ? req->what : "apply the batch",
-        std::strerror(first.error), errno_name(first.error),
+        std::generic_category().message(first.error), errno_name(first.error),
         first.kernel_message.empty() ? "" : " (kernel: " + first.kernel_message + ")", likely_cause(kind, first.error),
         r.errors.size() > 1 ? fmt::format("; {} later errors follow from it", r.errors.size() - 1) : "");
     throw rules_error(text, first.error);

@@ -35,7 +35,7 @@ class nft_batch {
   // largest message is a NEWSETELEM: the element iterator fills its list up to the attribute's
   // 16-bit length and writes one element more before dropping it, so a message reaches a little
   // over 64 KiB (65596 bytes for 3000 /24 prefixes); a rule is far smaller.
-  static constexpr std::size_t message_headroom = 128 * 1024;
+  static constexpr std::size_t message_headroom = std::size_t{128} * 1024;
 
   // Takes its seqs from `seq`, the socket's running counter.
   explicit nft_batch(std::uint32_t& seq);

@@ -132,7 +132,7 @@ std::vector<net::cidr> upstream_server_cidrs(const config& cfg) {
       out.push_back({address, net::address_bits(address.is_v4())});
     }
   }
-  return net::merge_cidrs(std::move(out));
+  return net::merge_cidrs(out);
 }
 
 rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
