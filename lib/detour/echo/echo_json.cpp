@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-namespace detour {
+namespace detour::echo {
 namespace {
 
 std::string json_string(std::string_view text) {
@@ -32,4 +32,4 @@ std::string echo_json(const boost::asio::ip::tcp::endpoint& source, const boost:
                      json_string(net::to_string(original)), json_string(route));
 }
 
-}  // namespace detour
+}  // namespace detour::echo

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace detour {
+namespace detour::echo {
 
 // The `echo: json` route's answer, one line:
 //   {"source":"10.0.0.5:51234","destination":"127.0.0.1:15001","original_destination":"93.184.216.34:443","route":"rule
@@ -14,4 +14,4 @@ namespace detour {
 std::string echo_json(const boost::asio::ip::tcp::endpoint& source, const boost::asio::ip::tcp::endpoint& destination,
                       const boost::asio::ip::tcp::endpoint& original, std::string_view route);
 
-}  // namespace detour
+}  // namespace detour::echo

@@ -6,7 +6,7 @@
 
 #include <system_error>
 
-namespace detour {
+namespace detour::echo {
 
 std::string echo_line(const boost::asio::ip::tcp::endpoint& source, const boost::asio::ip::tcp::endpoint& dest,
                       const std::optional<boost::asio::ip::tcp::endpoint>& original, std::error_code original_error) {
@@ -26,4 +26,4 @@ std::string echo_line(const boost::asio::ip::tcp::endpoint& source, const boost:
                      src.address().to_string(), src.port(), dst.address().to_string(), dst.port(), orig);
 }
 
-}  // namespace detour
+}  // namespace detour::echo

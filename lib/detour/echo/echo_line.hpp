@@ -5,7 +5,7 @@
 #include <string>
 #include <system_error>
 
-namespace detour {
+namespace detour::echo {
 
 // The line the seed article's test server answers with, byte for byte:
 //   source{ip: A, port: P};  dest{ip: A, port: P}; original dest{ip: A, port: P}\n
@@ -15,4 +15,4 @@ namespace detour {
 std::string echo_line(const boost::asio::ip::tcp::endpoint& source, const boost::asio::ip::tcp::endpoint& dest,
                       const std::optional<boost::asio::ip::tcp::endpoint>& original, std::error_code original_error);
 
-}  // namespace detour
+}  // namespace detour::echo

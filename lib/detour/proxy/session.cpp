@@ -61,7 +61,7 @@ void warn_once_if_unsupported(const std::error_code& ec, bool v6) {
   }
 }
 
-asio::awaitable<void> echo(net::socket& client, std::string line) {
+asio::awaitable<void> answer(net::socket& client, std::string line) {
   co_await asio::async_write(client, asio::buffer(line), asio::as_tuple(asio::use_awaitable));
   co_await lingering_close(client);
 }
@@ -134,7 +134,7 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
   if (cfg.mode == mode::echo && !redirected) {
     // Echo mode answers connections that were not redirected too: telling the two apart is what
     // it is for. Redirected ones go through the routes, whose default is then echo.
-    co_await echo(client, echo_line(record.source, record.local, record.original, record.original_error));
+    co_await answer(client, echo::echo_line(record.source, record.local, record.original, record.original_error));
     finish(record, outcome::echoed, counters);
     co_return;
   }
@@ -164,9 +164,9 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
     case route_kind::echo_json: {
       // Built before co_await: GCC 12 destroys a ?: temporary inside a co_await expression twice.
       auto line = decision.action.kind == route_kind::echo
-                      ? echo_line(record.source, record.local, record.original, record.original_error)
-                      : echo_json(record.source, record.local, original, router.describe(decision));
-      co_await echo(client, std::move(line));
+                      ? echo::echo_line(record.source, record.local, record.original, record.original_error)
+                      : echo::echo_json(record.source, record.local, original, router.describe(decision));
+      co_await answer(client, std::move(line));
       finish(record, outcome::echoed, counters);
       co_return;
     }
