@@ -26,37 +26,34 @@ std::vector<std::string> read_interfaces(std::string_view source, const YAML::No
   });
 }
 
+// The destination filters both directions have.
+template <typename Capture>
+void read_destination_filters(mapping& m, Capture& out) {
+  m.read("ports", out.ports, read_port_ranges);
+  m.read("exclude_ports", out.exclude_ports, read_port_ranges);
+  m.read("destinations", out.destinations, read_cidrs);
+  m.read("exclude_destinations", out.exclude_destinations, read_cidrs);
+}
+
 void read_outbound(std::string_view source, const YAML::Node& node, outbound_capture& out) {
   mapping m(source, node, "intercept.outbound");
-  if (auto v = m.take("enabled")) out.enabled = read_bool(source, *v, m.key_path("enabled"));
-  if (auto v = m.take("ports")) out.ports = read_port_ranges(source, *v, m.key_path("ports"));
-  if (auto v = m.take("exclude_ports")) out.exclude_ports = read_port_ranges(source, *v, m.key_path("exclude_ports"));
-  if (auto v = m.take("destinations")) out.destinations = read_cidrs(source, *v, m.key_path("destinations"));
-  if (auto v = m.take("exclude_destinations")) {
-    out.exclude_destinations = read_cidrs(source, *v, m.key_path("exclude_destinations"));
-  }
-  if (auto v = m.take("uids")) out.uids = read_ids(source, *v, m.key_path("uids"));
-  if (auto v = m.take("exclude_uids")) out.exclude_uids = read_ids(source, *v, m.key_path("exclude_uids"));
-  if (auto v = m.take("gids")) out.gids = read_ids(source, *v, m.key_path("gids"));
-  if (auto v = m.take("exclude_gids")) out.exclude_gids = read_ids(source, *v, m.key_path("exclude_gids"));
-  if (auto v = m.take("exclude_interfaces")) {
-    out.exclude_interfaces = read_interfaces(source, *v, m.key_path("exclude_interfaces"));
-  }
+  m.read("enabled", out.enabled, read_bool);
+  read_destination_filters(m, out);
+  m.read("uids", out.uids, read_ids);
+  m.read("exclude_uids", out.exclude_uids, read_ids);
+  m.read("gids", out.gids, read_ids);
+  m.read("exclude_gids", out.exclude_gids, read_ids);
+  m.read("exclude_interfaces", out.exclude_interfaces, read_interfaces);
   m.finish();
 }
 
 void read_inbound(std::string_view source, const YAML::Node& node, inbound_capture& out) {
   mapping m(source, node, "intercept.inbound");
-  if (auto v = m.take("enabled")) out.enabled = read_bool(source, *v, m.key_path("enabled"));
-  if (auto v = m.take("interfaces")) out.interfaces = read_interfaces(source, *v, m.key_path("interfaces"));
-  if (auto v = m.take("sources")) out.sources = read_cidrs(source, *v, m.key_path("sources"));
-  if (auto v = m.take("exclude_sources")) out.exclude_sources = read_cidrs(source, *v, m.key_path("exclude_sources"));
-  if (auto v = m.take("ports")) out.ports = read_port_ranges(source, *v, m.key_path("ports"));
-  if (auto v = m.take("exclude_ports")) out.exclude_ports = read_port_ranges(source, *v, m.key_path("exclude_ports"));
-  if (auto v = m.take("destinations")) out.destinations = read_cidrs(source, *v, m.key_path("destinations"));
-  if (auto v = m.take("exclude_destinations")) {
-    out.exclude_destinations = read_cidrs(source, *v, m.key_path("exclude_destinations"));
-  }
+  m.read("enabled", out.enabled, read_bool);
+  m.read("interfaces", out.interfaces, read_interfaces);
+  m.read("sources", out.sources, read_cidrs);
+  m.read("exclude_sources", out.exclude_sources, read_cidrs);
+  read_destination_filters(m, out);
   m.finish();
 }
 

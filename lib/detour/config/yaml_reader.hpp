@@ -24,6 +24,11 @@ class mapping {
   mapping(std::string_view source, const YAML::Node& node, std::string prefix);
 
   std::optional<YAML::Node> take(std::string_view key);
+  // Takes `key` when present and stores reader(source, node, key path) in `target`.
+  template <typename T, typename Reader>
+  void read(std::string_view key, T& target, Reader&& reader) {
+    if (auto v = take(key)) target = reader(source_, *v, key_path(key));
+  }
   void finish() const;
 
   std::string key_path(std::string_view key) const;
