@@ -70,7 +70,7 @@ intercept:
   CHECK(sh("nft list table inet detour").find("flags owner") != std::string::npos);
 }
 
-TEST_CASE("replace with another priority or table name re-creates the table in one batch", "[rules]") {
+TEST_CASE("replace re-creates a chain whose priority changes, and moves the rules to a renamed table", "[rules]") {
   test::capture_namespace ns({"192.0.2.9"});
   rules::owned_table guard(ns.plan_for());
   auto moved = ns.plan_for("intercept: {priority: -110}\n");
