@@ -91,8 +91,9 @@ class connecting_entry final : public session_entry {
 };
 
 // Connects to the original destination, directly or through the route's upstream, bounded by the
-// connect timeout and cancellable by shutdown. On failure, record.reason says why.
-asio::awaitable<std::optional<upstream::connect_outcome>> open_upstream(worker& owner, session_record& record) {
+// connect timeout and cancellable by shutdown. Without a socket in the outcome, record.reason says
+// why.
+asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_record& record) {
   const auto& cfg = record.snapshot->cfg;
   const auto& action = record.decision->action;
   connecting_entry connecting(owner);
@@ -106,16 +107,14 @@ asio::awaitable<std::optional<upstream::connect_outcome>> open_upstream(worker& 
         co_await upstream::connect_direct(*record.original, {cfg.mark, cfg.connect_timeout, connecting.cancellation()});
   }
   record.via = std::move(outcome.via);
-  // A connect that completed as shutdown began is not relayed either: the worker is draining.
   if (connecting.reason() != nullptr) {
+    // A connect that completed as shutdown began is not relayed either: the worker is draining.
+    outcome.socket.reset();
     record.reason = connecting.reason();
-    co_return std::nullopt;
-  }
-  if (!outcome.socket) {
+  } else if (!outcome.socket) {
     record.reason = std::move(outcome.failure);
-    co_return std::nullopt;
   }
-  co_return std::move(outcome);
+  co_return outcome;
 }
 
 }  // namespace
@@ -176,24 +175,24 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
   }
 
   auto connected = co_await open_upstream(owner, record);
-  if (!connected) {
+  if (!connected.socket) {
     finish(record, outcome::connect_failed, counters);
     net::reset(client);
     co_return;
   }
-  if (!connected->early_data.empty()) {
+  if (!connected.early_data.empty()) {
     auto [wec, n] =
-        co_await asio::async_write(client, asio::buffer(connected->early_data), asio::as_tuple(asio::use_awaitable));
+        co_await asio::async_write(client, asio::buffer(connected.early_data), asio::as_tuple(asio::use_awaitable));
     if (wec) {
       record.reason = wec.message();
       record.closed_by = closer::client;
       finish(record, outcome::early_data_failed, counters);
-      net::reset(*connected->socket);
+      net::reset(*connected.socket);
       net::reset(client);
       co_return;
     }
   }
-  relayed_session::start(owner, std::move(client), std::move(*connected->socket), std::move(record));
+  relayed_session::start(owner, std::move(client), std::move(*connected.socket), std::move(record));
 }
 
 }  // namespace detour::proxy

@@ -105,7 +105,7 @@ void splice_relay::run(direction& d) {
       // The peer will send no more: pass the FIN on, and keep the other direction flowing. When the
       // other direction has ended already, the owner closes both sockets next, and close()
       // sends the FIN itself: one system call per connection saved.
-      const auto& other = &d == &up_ ? down_ : up_;
+      const auto& other = opposite(d);
       if (!(other.done && other.result.eof)) ::shutdown(out, SHUT_WR);
       return end(d);
     }
@@ -123,7 +123,7 @@ void splice_relay::run(direction& d) {
 }
 
 void splice_relay::end(direction& d) {
-  const auto& other = &d == &up_ ? down_ : up_;
+  const auto& other = opposite(d);
   if (!other.done) up_ended_first_ = &d == &up_;
   d.done = true;
   if (d.pipe.read_fd >= 0) {

@@ -64,6 +64,7 @@ class splice_relay {
 
   net::socket& source(const direction& d) { return &d == &up_ ? client_ : upstream_; }
   net::socket& sink(const direction& d) { return &d == &up_ ? upstream_ : client_; }
+  const direction& opposite(const direction& d) const { return &d == &up_ ? down_ : up_; }
   void run(direction& d);
   void end(direction& d);
   void wait(direction& d, net::socket& s, net::socket::wait_type type);
