@@ -5,6 +5,8 @@ find_package(fmt REQUIRED CONFIG)
 find_package(spdlog REQUIRED CONFIG)
 find_package(yaml-cpp REQUIRED CONFIG)
 find_package(CLI11 REQUIRED CONFIG)
+# Only the core (registry, collectables, text serializer): the admin endpoint serves /metrics itself.
+find_package(prometheus-cpp REQUIRED CONFIG COMPONENTS core)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBNFTNL REQUIRED IMPORTED_TARGET libnftnl)
 pkg_check_modules(LIBMNL REQUIRED IMPORTED_TARGET libmnl)

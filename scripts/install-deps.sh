@@ -7,12 +7,14 @@ packages=(
   # build
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libnftnl-dev libmnl-dev libfmt-dev libspdlog-dev libyaml-cpp-dev libcli11-dev
-  libsystemd-dev catch2
+  libsystemd-dev catch2 prometheus-cpp-dev
   # run and test: nft to inspect rules, iproute2 for namespaces, real peers started by the tests
   nftables iproute2 netcat-openbsd python3 curl
   # upstream proxies the upstream integration tests start (setpriv, from util-linux, runs them
   # under their own user ids); Google Benchmark for route_bench; clang for the libFuzzer targets
   microsocks tinyproxy util-linux libbenchmark-dev clang libclang-rt-14-dev
+  # promtool (package prometheus) checks /metrics; headless Chromium loads the status page
+  prometheus chromium
   # scripts/format.sh and scripts/tidy.sh; the version is pinned because another one formats and
   # checks differently
   clang-format-14 clang-tidy-14
