@@ -94,6 +94,8 @@ struct route_rule {
   std::vector<net::port_range> ports;
   std::vector<net::cidr> sources;
   route_action action;
+  // In logs, metrics labels and the admin API: `name:` from the file, else "route N" (1-based).
+  std::string name;
 };
 
 struct config {

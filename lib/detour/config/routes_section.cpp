@@ -43,6 +43,36 @@ route_action read_action(std::string_view source, const YAML::Node& node, const 
   fail(source, node.Mark(), key, expected_action);
 }
 
+// Names are label values and the key of ?route= filters: short, printable, one line.
+void check_route_name(std::string_view source, const YAML::Node& node, const std::string& key,
+                      const std::string& name) {
+  if (name.empty() || name.size() > 64) fail(source, node.Mark(), key, "must be 1 to 64 characters");
+  for (char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+      fail(source, node.Mark(), key, fmt::format("\"{}\" has a control character, a quote or a backslash", name));
+    }
+  }
+  if (name == "default") fail(source, node.Mark(), key, "\"default\" is the name of the default: entry");
+}
+
+// Unnamed rules are "route N" (1-based, as a reader counts them); every name must be unique, the
+// generated ones included, or metrics and filters would merge two rules.
+void name_routes(std::string_view source, std::vector<route_rule>& rules, const std::vector<YAML::Mark>& marks) {
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    if (rules[i].name.empty()) rules[i].name = fmt::format("route {}", i + 1);
+  }
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (rules[j].name == rules[i].name) {
+        fail(source, marks[i], fmt::format("routes[{}].name", i),
+             fmt::format("duplicate route name \"{}\" (routes[{}] at line {} has it too)", rules[i].name, j,
+                         marks[j].line + 1));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void read_routes(std::string_view source, const YAML::Node& node, const std::vector<upstream_config>& upstreams,
@@ -52,6 +82,7 @@ void read_routes(std::string_view source, const YAML::Node& node, const std::vec
   if (node.IsNull()) return;
   if (!node.IsSequence()) fail(source, node.Mark(), "routes", "expected a list of rules ending with default: ACTION");
   std::size_t index = 0;
+  std::vector<YAML::Mark> marks;  // where each rule starts, for a duplicate name
   for (const auto& item : node) {
     auto key = fmt::format("routes[{}]", index++);
     if (default_route) fail(source, item.Mark(), key, "comes after default:, which must be the last entry");
@@ -78,6 +109,10 @@ void read_routes(std::string_view source, const YAML::Node& node, const std::vec
     read_match("destinations", rule.destinations, read_cidrs);
     read_match("ports", rule.ports, read_port_ranges);
     read_match("sources", rule.sources, read_cidrs);
+    if (auto v = m.take("name")) {
+      rule.name = read_string(source, *v, m.key_path("name"));
+      check_route_name(source, *v, m.key_path("name"), rule.name);
+    }
     auto action = m.take("action");
     m.finish();
     if (!action) fail(source, item.Mark(), key, "needs action");
@@ -86,7 +121,9 @@ void read_routes(std::string_view source, const YAML::Node& node, const std::vec
       fail(source, item.Mark(), key, "needs at least one of destinations, ports, sources (a catch-all is default:)");
     }
     out.push_back(std::move(rule));
+    marks.push_back(item.Mark());
   }
+  name_routes(source, out, marks);
 }
 
 }  // namespace detour::config_detail

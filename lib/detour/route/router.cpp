@@ -117,6 +117,7 @@ router::router(const std::vector<route_rule>& rules, route_action default_action
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const auto& r = rules[i];
     actions_.push_back(r.action);
+    names_.push_back(r.name.empty() ? fmt::format("route {}", i + 1) : r.name);
     // A rule with only IPv6 destinations is not a wildcard for IPv4: it simply never matches there.
     any_dst[i] = r.destinations.empty();
     any_src[i] = r.sources.empty();
@@ -141,6 +142,7 @@ router::router(const std::vector<route_rule>& rules, route_action default_action
   source_v4_ = builder.build(src4, any_src);
   source_v6_ = builder.build(src6, any_src);
   port_ = builder.build(ports, any_port);
+  names_.emplace_back("default");
 }
 
 route_decision router::decide(const ip::tcp::endpoint& source, const ip::tcp::endpoint& destination) const {
@@ -169,9 +171,12 @@ std::string router::action_name(const route_action& action) const {
   return std::string(to_string(action.kind));
 }
 
+const std::string& router::route_name(const route_decision& decision) const {
+  return decision.rule ? names_[*decision.rule] : names_.back();
+}
+
 std::string router::describe(const route_decision& decision) const {
-  if (!decision.rule) return "default: " + action_name(decision.action);
-  return fmt::format("rule {}: {}", *decision.rule, action_name(decision.action));
+  return fmt::format("{}: {}", route_name(decision), action_name(decision.action));
 }
 
 }  // namespace detour::route

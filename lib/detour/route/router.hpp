@@ -51,8 +51,12 @@ class router {
 
   // For logs: "direct", "reject", "echo json", "upstream corp".
   std::string action_name(const route_action& action) const;
-  // For logs: "rule 2: upstream corp", "default: direct".
+  // The route's name: the rule's `name:` or "route N" (1-based), or "default".
+  const std::string& route_name(const route_decision& decision) const;
+  // For logs: "corp: upstream corp", "route 3: reject", "default: direct".
   std::string describe(const route_decision& decision) const;
+  // Every route's name in order, then "default": the label values metrics may take.
+  const std::vector<std::string>& route_names() const { return names_; }
 
   std::size_t rule_count() const { return actions_.size(); }
 
@@ -64,6 +68,7 @@ class router {
   const std::uint64_t* set(std::uint32_t id) const { return sets_.data() + std::size_t{id} * words_; }
 
   std::vector<route_action> actions_;
+  std::vector<std::string> names_;  // one per rule, then "default"
   route_action default_action_;
   std::vector<std::string> upstream_names_;
   std::size_t words_ = 0;

@@ -96,8 +96,8 @@ routes:
   const std::pair<const char*, const char*> exits[] = {
       {"refused: not redirected", "not_redirected"},
       {"refused: loop", "loops"},
-      {"rejected (rule 0: reject)", "rejected"},
-      {"echo closed (rule 1: echo)", "echoed"},
+      {"rejected (route 1: reject)", "rejected"},
+      {"echo closed (route 2: echo)", "echoed"},
       {"direct connect failed: Connection refused", "upstream_failures"},
       {"socks5 held (127.0.0.1:", "early_data_failures"},
       {"direct closed up=7 down=7", "relayed"},

@@ -62,12 +62,12 @@ routes:
     CHECK(got.end == stream_end::eof);
     auto source = local_endpoint_of(client.get());
     CHECK(got.bytes == fmt::format("{{\"source\":\"10.77.0.2:{}\",\"destination\":\"127.0.0.1:{}\","
-                                   "\"original_destination\":\"10.77.0.2:{}\",\"route\":\"rule 1: echo json\"}}\n",
+                                   "\"original_destination\":\"10.77.0.2:{}\",\"route\":\"route 2: echo json\"}}\n",
                                    source.port(), ws.port, echo_port));
   }
   SECTION("an earlier reject wins over a later echo for the same port") {
     expect_reset(at("10.77.1.2", echo_port));
-    CHECK(detourd.wait_for_log(fmt::format("-> 10.77.1.2:{}] rejected (rule 0: reject)", echo_port)));
+    CHECK(detourd.wait_for_log(fmt::format("-> 10.77.1.2:{}] rejected (route 1: reject)", echo_port)));
   }
   SECTION("what no rule matches gets the default") {
     expect_reset(at("10.99.0.2", direct_port));

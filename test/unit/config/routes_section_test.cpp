@@ -100,6 +100,37 @@ TEST_CASE("a bad route is refused with its place, key and value", "[config]") {
   CHECK(error_of("routes:\n  - sources: [10.0.0.0/33]\n    action: reject\n") ==
         "t.yaml:2:15: routes[0].sources[0]: \"33\" is not a prefix length from 0 to 32");
   CHECK(error_of("routes:\n  - host: example.com\n    action: reject\n") ==
-        "t.yaml:2:5: routes[0].host: unknown key (known: default, destinations, ports, sources, action)");
+        "t.yaml:2:5: routes[0].host: unknown key (known: default, destinations, ports, sources, name, action)");
   CHECK(error_of("routes: {a: 1}\n") == "t.yaml:1:9: routes: expected a list of rules ending with default: ACTION");
+}
+
+TEST_CASE("routes are named by name: or by their place, and a name is used once", "[config]") {
+  auto c = parse(R"(
+routes:
+  - ports: [25]
+    action: reject
+  - name: web
+    ports: [80]
+    action: direct
+  - ports: [7]
+    action: echo
+)");
+  REQUIRE(c.routes.size() == 3);
+  CHECK(c.routes[0].name == "route 1");
+  CHECK(c.routes[1].name == "web");
+  CHECK(c.routes[2].name == "route 3");
+
+  CHECK(error_of("routes:\n  - name: web\n    ports: [1]\n    action: reject\n  - name: web\n    ports: [2]\n"
+                 "    action: direct\n") ==
+        "t.yaml:5:5: routes[1].name: duplicate route name \"web\" (routes[0] at line 2 has it too)");
+  // A generated name is taken as well: two rules could not be told apart in a metric otherwise.
+  CHECK(error_of("routes:\n  - ports: [1]\n    action: reject\n  - name: route 1\n    ports: [2]\n"
+                 "    action: direct\n") ==
+        "t.yaml:4:5: routes[1].name: duplicate route name \"route 1\" (routes[0] at line 2 has it too)");
+  CHECK(error_of("routes:\n  - name: default\n    ports: [1]\n    action: reject\n") ==
+        "t.yaml:2:11: routes[0].name: \"default\" is the name of the default: entry");
+  CHECK(error_of("routes:\n  - name: \"\"\n    ports: [1]\n    action: reject\n") ==
+        "t.yaml:2:11: routes[0].name: must be 1 to 64 characters");
+  CHECK(error_of("routes:\n  - name: \"a\\tb\"\n    ports: [1]\n    action: reject\n") ==
+        "t.yaml:2:11: routes[0].name: \"a\tb\" has a control character, a quote or a backslash");
 }

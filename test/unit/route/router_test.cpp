@@ -42,18 +42,22 @@ TEST_CASE("without rules every connection gets the default action", "[route]") {
   CHECK(d.action == reject);
   CHECK_FALSE(d.rule);
   CHECK(r.describe(d) == "default: reject");
+  CHECK(r.route_name(d) == "default");
+  CHECK(r.route_names() == std::vector<std::string>{"default"});
 }
 
 TEST_CASE("the first matching rule decides, even when a later one is more specific", "[route]") {
   std::vector<route_rule> rules{
-      {cidrs({"10.0.0.0/8"}), {}, {}, reject},
-      {cidrs({"10.1.0.0/16"}), {}, {}, direct},
-      {cidrs({"10.1.2.0/24", "192.0.2.0/24"}), {}, {}, upstream(1)},
+      {cidrs({"10.0.0.0/8"}), {}, {}, reject, ""},
+      {cidrs({"10.1.0.0/16"}), {}, {}, direct, "inner"},
+      {cidrs({"10.1.2.0/24", "192.0.2.0/24"}), {}, {}, upstream(1), ""},
   };
   router r(rules, echo, {"corp", "office"});
   CHECK(r.decide(client, ep("10.1.2.3", 443)).rule == 0u);
   CHECK(r.decide(client, ep("192.0.2.77", 443)).action == upstream(1));
-  CHECK(r.describe(r.decide(client, ep("192.0.2.77", 443))) == "rule 2: upstream office");
+  CHECK(r.describe(r.decide(client, ep("192.0.2.77", 443))) == "route 3: upstream office");
+  // A named rule keeps its name; the others are named by their place.
+  CHECK(r.route_names() == std::vector<std::string>{"route 1", "inner", "route 3", "default"});
   CHECK(r.decide(client, ep("11.0.0.1", 443)).action == echo);
   CHECK_FALSE(r.decide(client, ep("11.0.0.1", 443)).rule);
 
@@ -68,9 +72,9 @@ TEST_CASE("the first matching rule decides, even when a later one is more specif
 
 TEST_CASE("a rule needs every list it has to match: destination, port and source", "[route]") {
   std::vector<route_rule> rules{
-      {cidrs({"10.0.0.0/8"}), ports({"443", "8000-8080"}), cidrs({"192.168.1.0/24"}), reject},
-      {{}, ports({"8080"}), {}, upstream(0)},
-      {{}, {}, cidrs({"192.168.2.0/24"}), echo},
+      {cidrs({"10.0.0.0/8"}), ports({"443", "8000-8080"}), cidrs({"192.168.1.0/24"}), reject, ""},
+      {{}, ports({"8080"}), {}, upstream(0), ""},
+      {{}, {}, cidrs({"192.168.2.0/24"}), echo, ""},
   };
   router r(rules, direct, {"corp"});
   CHECK(r.decide(client, ep("10.0.0.1", 443)).rule == 0u);
@@ -85,10 +89,10 @@ TEST_CASE("a rule needs every list it has to match: destination, port and source
 
 TEST_CASE("IPv4 and IPv6 are matched in their own family, v4-mapped as IPv4", "[route]") {
   std::vector<route_rule> rules{
-      {cidrs({"2001:db8::/32"}), {}, {}, reject},
-      {cidrs({"0.0.0.0/0"}), {}, {}, upstream(0)},
-      {cidrs({"::/0"}), ports({"65535"}), {}, echo},
-      {{}, {}, cidrs({"fd00::/8"}), direct},
+      {cidrs({"2001:db8::/32"}), {}, {}, reject, ""},
+      {cidrs({"0.0.0.0/0"}), {}, {}, upstream(0), ""},
+      {cidrs({"::/0"}), ports({"65535"}), {}, echo, ""},
+      {{}, {}, cidrs({"fd00::/8"}), direct, ""},
   };
   router r(rules, reject, {"corp"});
   CHECK(r.decide(client, ep("2001:db8::1", 80)).rule == 0u);
