@@ -92,7 +92,7 @@ int run(const config& cfg) {
   auto snapshot = proxy::make_snapshot(cfg);
   std::vector<std::unique_ptr<proxy::worker>> workers;
   for (unsigned i = 0; i < count; ++i) {
-    workers.push_back(std::make_unique<proxy::worker>(i, snapshot));
+    workers.push_back(std::make_unique<proxy::worker>(i, count, snapshot));
     for (const auto& endpoint : endpoints) workers.back()->listen(endpoint);
   }
 

@@ -107,12 +107,17 @@ asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_
         co_await upstream::connect_direct(*record.original, {cfg.mark, cfg.connect_timeout, connecting.cancellation()});
   }
   record.via = std::move(outcome.via);
+  record.server = outcome.server;
   if (connecting.reason() != nullptr) {
     // A connect that completed as shutdown began is not relayed either: the worker is draining.
     outcome.socket.reset();
     record.reason = connecting.reason();
+    record.failure = upstream::failure_kind::cancelled;
   } else if (!outcome.socket) {
     record.reason = std::move(outcome.failure);
+    record.failure = outcome.kind;
+  } else {
+    record.connected = session_record::clock::now();
   }
   co_return outcome;
 }
@@ -121,6 +126,7 @@ asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_
 
 asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_ptr snapshot) {
   session_record record;
+  record.id = owner.next_id();
   record.snapshot = std::move(snapshot);
   auto& counters = owner.stats();
   const auto& cfg = record.snapshot->cfg;

@@ -43,6 +43,49 @@ void count(const session_record& r, outcome how, stats& counters) {
 
 }  // namespace
 
+std::string_view result_of(outcome how) {
+  switch (how) {
+    case outcome::not_redirected:
+    case outcome::loop:
+      return "refused";
+    case outcome::rejected:
+      return "rejected";
+    case outcome::echoed:
+      return "echoed";
+    case outcome::connect_failed:
+      return "connect_failed";
+    case outcome::early_data_failed:
+    case outcome::relayed:
+      break;
+  }
+  return "relayed";
+}
+
+std::string_view reason_label(const session_record& r, outcome how) {
+  switch (how) {
+    case outcome::not_redirected:
+      return "not redirected";
+    case outcome::loop:
+      return "loop";
+    case outcome::rejected:
+      return "rejected";
+    case outcome::echoed:
+      return "echoed";
+    case outcome::connect_failed:
+      // The session's own words first: a drain or an admin reset ended the attempt.
+      if (r.reason == "shutdown" || r.reason == "admin") return r.reason;
+      return upstream::to_string(r.failure);
+    case outcome::early_data_failed:
+      return "client error";
+    case outcome::relayed:
+      break;
+  }
+  // The relay's reasons are fixed words already, but for a pipe's errno text.
+  if (r.reason.starts_with("pipe: ")) return "pipe error";
+  if (r.reason.empty()) return "eof";
+  return r.reason;
+}
+
 void finish(const session_record& r, outcome how, stats& counters) {
   count(r, how, counters);
   const auto level = how == outcome::loop ? spdlog::level::warn : spdlog::level::info;

@@ -2,6 +2,7 @@
 #include "detour/proxy/snapshot.hpp"
 #include "detour/proxy/stats.hpp"
 #include "detour/route/router.hpp"
+#include "detour/upstream/failure_kind.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace detour::proxy {
@@ -33,21 +35,37 @@ enum class closer : std::uint8_t { none, client, upstream, proxy };
 struct session_record {
   using clock = std::chrono::steady_clock;
 
+  std::uint64_t id = 0;  // unique in this process, from the worker that accepted it
   clock::time_point start = clock::now();
+  // When the destination (or the upstream's handshake) answered; unset if it never did.
+  std::optional<clock::time_point> connected;
   boost::asio::ip::tcp::endpoint source;
   boost::asio::ip::tcp::endpoint local;  // where it arrived: our listener
   std::optional<boost::asio::ip::tcp::endpoint> original;
   std::error_code original_error;  // why there is no original destination
   // The config the session runs under, from accept to end: its router made `decision`.
   snapshot_ptr snapshot;
-  std::optional<route::route_decision> decision;  // empty until routed
-  std::string via;                                // "direct", "socks5 corp (10.0.0.1:1080)"
-  std::uint64_t bytes_up = 0;                     // client -> upstream
-  std::uint64_t bytes_down = 0;                   // upstream -> client
+  std::optional<route::route_decision> decision;                  // empty until routed
+  std::string via;                                                // "direct", "socks5 corp (10.0.0.1:1080)"
+  std::optional<boost::asio::ip::tcp::endpoint> server;           // the upstream proxy server used
+  upstream::failure_kind failure = upstream::failure_kind::none;  // why the connect failed
+  std::uint64_t bytes_up = 0;                                     // client -> upstream
+  std::uint64_t bytes_down = 0;                                   // upstream -> client
   // Why it ended: "eof", "client reset", "idle timeout", "shutdown", the connect failure...
   std::string reason;
   closer closed_by = closer::none;
 };
+
+// The access log's and the metrics' `result`: relayed, refused, rejected, echoed, connect_failed.
+// Early-data failures are `relayed`: the handshake succeeded and the first bytes to relay were
+// the proxy's, which the client did not take.
+std::string_view result_of(outcome how);
+
+// The `reason` as a bounded word, for a metric label: eof, client reset, client error, upstream
+// reset, upstream error, idle timeout, shutdown, admin, no descriptors, pipe error, not
+// redirected, loop, echoed, rejected, or for a failed connect its failure kind ("refused",
+// "timeout", ...). The access log has the full text where there is one (record.reason).
+std::string_view reason_label(const session_record& record, outcome how);
 
 // Where every session ends: one log line and one set of counter updates per connection, on every
 // path. Nothing else in a session logs its end or counts it.

@@ -25,8 +25,10 @@ std::chrono::milliseconds tick_period_for(std::chrono::milliseconds idle) {
 
 }  // namespace
 
-worker::worker(unsigned index, snapshot_ptr snapshot)
-    : snapshot_(std::move(snapshot)),
+worker::worker(unsigned index, unsigned count, snapshot_ptr snapshot)
+    : index_(index),
+      count_(count),
+      snapshot_(std::move(snapshot)),
       listener_(context_, index),
       tick_period_(tick_period_for(snapshot_->cfg.idle_timeout)) {}
 

@@ -22,7 +22,8 @@ namespace detour::proxy {
 // ones and ends at shutdown.
 class worker {
  public:
-  worker(unsigned index, snapshot_ptr snapshot);
+  // Worker `index` of `count`: session ids are unique across all of them.
+  worker(unsigned index, unsigned count, snapshot_ptr snapshot);
   ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
@@ -41,6 +42,8 @@ class worker {
   // The idle clock: advanced by the sweep, read by relays when bytes move.
   const std::uint64_t& tick() const { return tick_; }
   std::uint16_t listen_port() const { return listener_.port(); }
+  // A session id no other worker hands out: index, index + count, index + 2 count...
+  std::uint64_t next_id() { return index_ + count_ * ++sequence_; }
 
   void add(session_entry& entry) { sessions_.push_back(entry); }
   // Called by a session as it ends; lets a drain finish as soon as the last session is gone.
@@ -50,6 +53,9 @@ class worker {
   boost::asio::awaitable<void> sweep_loop();
   void end_all(const char* reason);
 
+  unsigned index_;
+  unsigned count_;
+  std::uint64_t sequence_ = 0;
   snapshot_ptr snapshot_;
   boost::asio::io_context context_{1};
   listener listener_;

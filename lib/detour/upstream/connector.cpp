@@ -17,17 +17,17 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 std::optional<net::socket> open_upstream_socket(const net::socket::executor_type& executor, const tcp& protocol,
-                                                const connect_options& options, std::string& failure) {
+                                                const connect_options& options, attempt_error& failure) {
   net::socket socket(executor);
   boost::system::error_code ec;
   socket.open(protocol, ec);
   if (ec) {
-    failure = fmt::format("socket: {}", ec.message());
+    failure = {fmt::format("socket: {}", ec.message()), failure_kind::local};
     return std::nullopt;
   }
   if (options.mark != 0) {
     if (auto err = net::set_mark(socket.native_handle(), options.mark)) {
-      failure = fmt::format("SO_MARK {:#x}: {}", options.mark, err.message());
+      failure = {fmt::format("SO_MARK {:#x}: {}", options.mark, err.message()), failure_kind::local};
       return std::nullopt;
     }
   }
@@ -41,15 +41,21 @@ asio::awaitable<net::socket::executor_type> worker_executor() {
   co_return *context_executor;
 }
 
-asio::awaitable<std::string> connect_within(net::socket& socket, const tcp::endpoint& target,
-                                            std::chrono::milliseconds timeout) {
+namespace {
+
+attempt_error errno_error(int error) { return {std::system_category().message(error), kind_of_errno(error)}; }
+
+}  // namespace
+
+asio::awaitable<attempt_error> connect_within(net::socket& socket, const tcp::endpoint& target,
+                                              std::chrono::milliseconds timeout) {
   using namespace asio::experimental::awaitable_operators;
   boost::system::error_code ec;
   socket.native_non_blocking(true, ec);
   const int fd = socket.native_handle();
-  if (::connect(fd, target.data(), static_cast<socklen_t>(target.size())) == 0) co_return std::string();
+  if (::connect(fd, target.data(), static_cast<socklen_t>(target.size())) == 0) co_return attempt_error{};
   // EINTR: the handshake goes on in the background, exactly as for EINPROGRESS.
-  if (errno != EINPROGRESS && errno != EINTR) co_return std::system_category().message(errno);
+  if (errno != EINPROGRESS && errno != EINTR) co_return errno_error(errno);
   // On loopback and fast local links the handshake is often complete by the time connect()
   // returns: one poll(2) then saves the timer, a trip through the event loop and Asio's own
   // re-check (Connection: close req/s through detourd 1.09x to 1.16x, docs/BENCHMARKS.md).
@@ -58,25 +64,30 @@ asio::awaitable<std::string> connect_within(net::socket& socket, const tcp::endp
     asio::steady_timer timer(socket.get_executor(), timeout);
     auto result = co_await (socket.async_wait(net::socket::wait_write, asio::as_tuple(asio::use_awaitable)) ||
                             timer.async_wait(asio::as_tuple(asio::use_awaitable)));
-    if (result.index() == 1) co_return "connect timeout";
+    if (result.index() == 1) co_return attempt_error{"connect timeout", failure_kind::timeout};
     auto [wait_error] = std::get<0>(result);
-    if (wait_error) co_return wait_error.message();
+    if (wait_error == asio::error::operation_aborted) co_return attempt_error{"cancelled", failure_kind::cancelled};
+    if (wait_error) co_return attempt_error{wait_error.message(), failure_kind::other};
   }
   int error = 0;
   socklen_t len = sizeof(error);
   if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
-  if (error != 0) co_return std::system_category().message(error);
-  co_return std::string();
+  if (error != 0) co_return errno_error(error);
+  co_return attempt_error{};
 }
 
 asio::awaitable<connect_outcome> connect_direct(tcp::endpoint target, const connect_options& options) {
   connect_outcome out;
   out.via = "direct";
-  auto socket = open_upstream_socket(co_await worker_executor(), target.protocol(), options, out.failure);
-  if (!socket) co_return out;
-  watched_socket watched(options.cancellation, *socket);
-  out.failure = co_await connect_within(*socket, target, options.timeout);
-  if (out.failure.empty()) out.socket = std::move(socket);
+  attempt_error failure;
+  auto socket = open_upstream_socket(co_await worker_executor(), target.protocol(), options, failure);
+  if (socket) {
+    watched_socket watched(options.cancellation, *socket);
+    failure = co_await connect_within(*socket, target, options.timeout);
+    if (!failure.failed()) out.socket = std::move(socket);
+  }
+  out.failure = std::move(failure.text);
+  out.kind = failure.kind;
   co_return out;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 #include <boost/asio/awaitable.hpp>
 #include "detour/net/socket.hpp"
+#include "detour/upstream/failure_kind.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -62,6 +63,9 @@ struct connect_outcome {
   // them to the client before anything else.
   std::string early_data;
   std::string failure;
+  failure_kind kind = failure_kind::none;  // with `failure`
+  // The proxy server the connection went through (absent: direct, or no server answered).
+  std::optional<boost::asio::ip::tcp::endpoint> server;
   // How the connection left, for the log: "direct", "socks5 corp (10.0.0.1:1080)".
   std::string via;
 };
@@ -71,15 +75,22 @@ boost::asio::awaitable<connect_outcome> connect_direct(boost::asio::ip::tcp::end
 
 // Opens a TCP socket for `target`'s family carrying the options every upstream socket must have
 // (the mark that keeps our own traffic out of our redirect rules). Shared by all connectors.
+// A failed step of a connect: the text for the log and its kind.
+struct attempt_error {
+  std::string text;
+  failure_kind kind = failure_kind::none;
+  bool failed() const { return kind != failure_kind::none; }
+};
+
 std::optional<net::socket> open_upstream_socket(const net::socket::executor_type& executor,
                                                 const boost::asio::ip::tcp& protocol, const connect_options& options,
-                                                std::string& failure);
+                                                attempt_error& failure);
 
 // The io_context executor the calling coroutine runs on (a worker's), for new upstream sockets.
 boost::asio::awaitable<net::socket::executor_type> worker_executor();
 
-// Connects `socket` within `timeout`; an empty string on success, else the reason.
-boost::asio::awaitable<std::string> connect_within(net::socket& socket, const boost::asio::ip::tcp::endpoint& target,
-                                                   std::chrono::milliseconds timeout);
+// Connects `socket` within `timeout`; nothing failed() on success, else the reason.
+boost::asio::awaitable<attempt_error> connect_within(net::socket& socket, const boost::asio::ip::tcp::endpoint& target,
+                                                     std::chrono::milliseconds timeout);
 
 }  // namespace detour::upstream

@@ -99,33 +99,39 @@ asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const ups
   for (std::size_t i = 0; i < upstream.servers.size(); ++i) {
     if (options.cancellation != nullptr && options.cancellation->cancelled()) {
       out.failure = "cancelled";
+      out.kind = failure_kind::cancelled;
       co_return out;
     }
     const auto& server = upstream.servers[i];
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
     if (remaining.count() <= 0) {
       unreachable.push_back(fmt::format("{}: not tried, connect timeout", net::to_string(server)));
+      out.kind = failure_kind::timeout;
       continue;
     }
     auto share = remaining / static_cast<std::int64_t>(upstream.servers.size() - i);
-    std::string failure;
+    attempt_error failure;
     auto socket = open_upstream_socket(executor, server.protocol(), options, failure);
     if (!socket) {
-      out.failure = failure;
+      out.failure = std::move(failure.text);
+      out.kind = failure.kind;
       co_return out;
     }
     watched_socket watched(options.cancellation, *socket);
     failure = co_await connect_within(*socket, server, std::max(share, std::chrono::milliseconds(1)));
-    if (!failure.empty()) {
-      unreachable.push_back(fmt::format("{}: {}", net::to_string(server), failure));
+    if (failure.failed()) {
+      unreachable.push_back(fmt::format("{}: {}", net::to_string(server), failure.text));
+      out.kind = failure.kind;
       continue;
     }
     out.via = fmt::format("{} {} ({})", kind, upstream.name, net::to_string(server));
+    out.server = server;
     asio::steady_timer timer(executor, deadline);
     auto result =
         co_await (handshake(*socket, target, upstream) || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
     if (result.index() == 1) {
       out.failure = fmt::format("{}: connect timeout (no answer from the proxy)", kind);
+      out.kind = failure_kind::timeout;
       co_return out;
     }
     auto& r = std::get<0>(result);
@@ -136,11 +142,15 @@ asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const ups
     }
     if (!r.try_next) {
       out.failure = std::move(r.failure);
+      out.kind = failure_kind::proxy_refused;
       co_return out;
     }
     unreachable.push_back(fmt::format("{}: {}", net::to_string(server), r.failure));
+    out.kind = options.cancellation != nullptr && options.cancellation->cancelled() ? failure_kind::cancelled
+                                                                                    : failure_kind::proxy_error;
   }
   out.via = fmt::format("{} {}", kind, upstream.name);
+  out.server.reset();
   out.failure = unreachable.size() == 1
                     ? unreachable.front()
                     : fmt::format("all {} servers failed: {}", unreachable.size(), fmt::join(unreachable, "; "));

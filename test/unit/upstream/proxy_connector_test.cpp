@@ -141,6 +141,8 @@ TEST_CASE("socks5: a successful handshake hands over the socket and the proxy's 
   auto out = connect(context, upstream(detour::upstream_kind::socks5, {proxy.endpoint()}));
   REQUIRE(out.socket);
   CHECK(out.failure.empty());
+  CHECK(out.kind == detour::upstream::failure_kind::none);
+  CHECK(out.server == proxy.endpoint());
   CHECK(out.early_data == "SSH-2.0-x\r\n");
   CHECK(out.via == "socks5 corp (" + detour::net::to_string(proxy.endpoint()) + ")");
   asio::write(*out.socket, asio::buffer(std::string("ping")));
@@ -203,6 +205,7 @@ TEST_CASE("socks5: a failure reply code is the logged reason", "[upstream]") {
   auto out = connect(context, upstream(detour::upstream_kind::socks5, {proxy.endpoint()}));
   CHECK_FALSE(out.socket);
   CHECK(out.failure == "socks5: connection refused by destination (rep=5)");
+  CHECK(out.kind == detour::upstream::failure_kind::proxy_refused);
   CHECK(proxy.seen == no_auth_connect);
 }
 
@@ -238,6 +241,8 @@ TEST_CASE("when every server is down the failure lists each one", "[upstream]") 
     CHECK(out.via == "http corp");
     CHECK(out.failure ==
           "all 2 servers failed: " + a_text + ": Connection refused; " + b_text + ": Connection refused");
+    CHECK(out.kind == detour::upstream::failure_kind::refused);
+    CHECK_FALSE(out.server);
   }
   SECTION("one server") {
     auto out = connect(context, upstream(detour::upstream_kind::socks5, {a.endpoint()}));
@@ -264,6 +269,7 @@ TEST_CASE("a proxy that never answers, or drips, is given up on at the connect t
   auto out =
       connect(context, upstream(detour::upstream_kind::socks5, {silent.endpoint()}), std::chrono::milliseconds(300));
   CHECK(out.failure == "socks5: connect timeout (no answer from the proxy)");
+  CHECK(out.kind == detour::upstream::failure_kind::timeout);
   out = connect(context, upstream(detour::upstream_kind::http, {drip.endpoint()}), std::chrono::milliseconds(300));
   CHECK(out.failure == "http: connect timeout (no answer from the proxy)");
   CHECK_FALSE(out.socket);
