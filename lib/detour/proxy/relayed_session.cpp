@@ -71,7 +71,7 @@ void relayed_session::on_relay_finished() {
   } else {
     explain(r, record_);
   }
-  finish(record_, outcome::relayed, owner_.stats());
+  finish(record_, outcome::relayed, owner_);
   owner_.remove(*this);
   delete this;
 }

@@ -128,7 +128,6 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
   session_record record;
   record.id = owner.next_id();
   record.snapshot = std::move(snapshot);
-  auto& counters = owner.stats();
   const auto& cfg = record.snapshot->cfg;
   boost::system::error_code ec;
   record.source = net::unmap(client.remote_endpoint(ec));
@@ -140,20 +139,20 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
     // Echo mode answers connections that were not redirected too: telling the two apart is what
     // it is for. Redirected ones go through the routes, whose default is then echo.
     co_await answer(client, echo::echo_line(record.source, record.local, record.original, record.original_error));
-    finish(record, outcome::echoed, counters);
+    finish(record, outcome::echoed, owner);
     co_return;
   }
   if (!redirected) {
     // Not redirected: somebody connected to the proxy port itself. Forwarding it would make detourd
     // an open proxy, so it is closed and counted.
     if (!record.original) warn_once_if_unsupported(record.original_error, record.local.address().is_v6());
-    finish(record, outcome::not_redirected, counters);
+    finish(record, outcome::not_redirected, owner);
     net::reset(client);
     co_return;
   }
   const auto& original = *record.original;
   if (original.port() == owner.listen_port() && net::is_local_address(original.address())) {
-    finish(record, outcome::loop, counters);
+    finish(record, outcome::loop, owner);
     net::reset(client);
     co_return;
   }
@@ -162,7 +161,7 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
   const auto& decision = record.decision.emplace(router.decide(record.source, original));
   switch (decision.action.kind) {
     case route_kind::reject:
-      finish(record, outcome::rejected, counters);
+      finish(record, outcome::rejected, owner);
       net::reset(client);
       co_return;
     case route_kind::echo:
@@ -172,7 +171,7 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
                       ? echo::echo_line(record.source, record.local, record.original, record.original_error)
                       : echo::echo_json(record.source, record.local, original, router.describe(decision));
       co_await answer(client, std::move(line));
-      finish(record, outcome::echoed, counters);
+      finish(record, outcome::echoed, owner);
       co_return;
     }
     case route_kind::direct:
@@ -182,7 +181,7 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
 
   auto connected = co_await open_upstream(owner, record);
   if (!connected.socket) {
-    finish(record, outcome::connect_failed, counters);
+    finish(record, outcome::connect_failed, owner);
     net::reset(client);
     co_return;
   }
@@ -192,7 +191,7 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
     if (wec) {
       record.reason = wec.message();
       record.closed_by = closer::client;
-      finish(record, outcome::early_data_failed, counters);
+      finish(record, outcome::early_data_failed, owner);
       net::reset(*connected.socket);
       net::reset(client);
       co_return;

@@ -1,6 +1,7 @@
 #include "detour/proxy/session_record.hpp"
 
 #include "detour/net/sockaddr.hpp"
+#include "detour/proxy/worker.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -86,8 +87,8 @@ std::string_view reason_label(const session_record& r, outcome how) {
   return r.reason;
 }
 
-void finish(const session_record& r, outcome how, stats& counters) {
-  count(r, how, counters);
+void finish(const session_record& r, outcome how, worker& owner) {
+  count(r, how, owner.stats());
   const auto level = how == outcome::loop ? spdlog::level::warn : spdlog::level::info;
   // The endpoints are formatted only for a line that is written: with logging at warn, a relayed
   // connection costs no string at all here.

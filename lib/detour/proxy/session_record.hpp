@@ -67,8 +67,10 @@ std::string_view result_of(outcome how);
 // "timeout", ...). The access log has the full text where there is one (record.reason).
 std::string_view reason_label(const session_record& record, outcome how);
 
+class worker;
+
 // Where every session ends: one log line and one set of counter updates per connection, on every
-// path. Nothing else in a session logs its end or counts it.
-void finish(const session_record& record, outcome how, stats& counters);
+// path, into the sinks of the worker it ran on. Nothing else in a session logs its end or counts it.
+void finish(const session_record& record, outcome how, worker& owner);
 
 }  // namespace detour::proxy
