@@ -1,20 +1,12 @@
 #pragma once
-#include <atomic>
+#include "detour/metrics/counter.hpp"
+
 #include <cstdint>
 #include <string_view>
 
 namespace detour::proxy {
 
-// A counter written by one worker thread and read by any: a relaxed load and store instead of a
-// locked read-modify-write, since there is a single writer.
-class counter {
- public:
-  void add(std::uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-  std::uint64_t get() const { return value_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::uint64_t> value_{0};
-};
+using metrics::counter;
 
 // Every counter a worker keeps, in the order the stop line prints them. The struct below is
 // declared from this one list (as Envoy declares its stats), so a new counter cannot be forgotten

@@ -1,4 +1,6 @@
 #pragma once
+#include "detour/metrics/counter.hpp"
+
 #include <cstddef>
 #include <vector>
 
@@ -32,15 +34,18 @@ class pipe_pool {
   pipe_fds acquire();
   // Only for an empty pipe; it is kept or closed.
   void release(pipe_fds p);
-  // For a pipe that still holds bytes nobody will read (the connection died mid-transfer).
-  static void discard(pipe_fds p);
+  // For an acquired pipe that still holds bytes nobody will read (the connection died mid-transfer).
+  void discard(pipe_fds p);
 
   std::size_t pipe_size() const { return pipe_size_; }
+  // Pipes acquired and not yet given back: detour_pipes_in_use, summed over workers.
+  const metrics::gauge& in_use() const { return in_use_; }
 
  private:
   std::size_t pipe_size_;
   std::size_t max_idle_;
   std::vector<pipe_fds> idle_;
+  metrics::gauge in_use_;
 };
 
 }  // namespace detour::relay

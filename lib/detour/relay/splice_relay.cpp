@@ -21,11 +21,12 @@ std::error_code errno_code() { return {errno, std::system_category()}; }
 }  // namespace
 
 splice_relay::splice_relay(net::socket client, net::socket upstream, pipe_pool& pipes, const std::uint64_t& tick,
-                           completion on_finished)
+                           byte_counters& live, completion on_finished)
     : client_(std::move(client)),
       upstream_(std::move(upstream)),
       pipes_(pipes),
       tick_(tick),
+      live_(live),
       last_active_(tick),
       on_finished_(std::move(on_finished)),
       up_{},
@@ -78,6 +79,7 @@ void splice_relay::run(direction& d) {
       if (m > 0) {
         d.in_pipe -= static_cast<std::size_t>(m);
         d.result.bytes += static_cast<std::uint64_t>(m);
+        live(d).add(static_cast<std::uint64_t>(m));
         continue;
       }
       if (m < 0 && errno == EINTR) continue;
@@ -128,7 +130,7 @@ void splice_relay::end(direction& d) {
   d.done = true;
   if (d.pipe.read_fd >= 0) {
     if (d.in_pipe > 0) {
-      pipe_pool::discard(d.pipe);  // holds bytes for a connection that is gone
+      pipes_.discard(d.pipe);  // holds bytes for a connection that is gone
     } else {
       pipes_.release(d.pipe);
     }

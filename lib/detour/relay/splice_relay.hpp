@@ -1,5 +1,6 @@
 #pragma once
 #include "detour/net/socket.hpp"
+#include "detour/relay/byte_counters.hpp"
 #include "detour/relay/pipe_pool.hpp"
 
 #include <cstdint>
@@ -38,8 +39,9 @@ class splice_relay {
   using completion = std::function<void()>;
 
   // `tick` is the owner's coarse clock: last_active() reports its value when bytes last arrived.
+  // `live` gets every byte as it is written (the route's counters), beside the result's totals.
   splice_relay(net::socket client, net::socket upstream, pipe_pool& pipes, const std::uint64_t& tick,
-               completion on_finished);
+               byte_counters& live, completion on_finished);
   splice_relay(const splice_relay&) = delete;
   splice_relay& operator=(const splice_relay&) = delete;
 
@@ -65,6 +67,7 @@ class splice_relay {
   net::socket& source(const direction& d) { return &d == &up_ ? client_ : upstream_; }
   net::socket& sink(const direction& d) { return &d == &up_ ? upstream_ : client_; }
   const direction& opposite(const direction& d) const { return &d == &up_ ? down_ : up_; }
+  metrics::counter& live(const direction& d) { return &d == &up_ ? live_.up : live_.down; }
   void run(direction& d);
   void end(direction& d);
   void wait(direction& d, net::socket& s, net::socket::wait_type type);
@@ -73,6 +76,7 @@ class splice_relay {
   net::socket upstream_;
   pipe_pool& pipes_;
   const std::uint64_t& tick_;
+  byte_counters& live_;
   std::uint64_t last_active_;
   completion on_finished_;
   direction up_;
