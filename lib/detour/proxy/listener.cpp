@@ -77,8 +77,9 @@ void listener::listen(const tcp::endpoint& endpoint) {
   port_ = endpoint.port();
 }
 
-void listener::start(accept_handler on_accept) {
+void listener::start(accept_handler on_accept, error_handler on_error) {
   on_accept_ = std::move(on_accept);
+  on_error_ = std::move(on_error);
   for (auto& acceptor : acceptors_) spawn(context_, accept_loop(*acceptor), "listener");
 }
 
@@ -99,6 +100,7 @@ asio::awaitable<void> listener::accept_loop(net::acceptor& acceptor) {
       continue;
     }
     if (ec == asio::error::operation_aborted || closed_) break;
+    on_error_(ec.value());
     if (out_of_resources(ec)) {
       // Out of descriptors: the pending connection stays in the backlog. Retrying at once would
       // spin; back off with jitter so the workers do not retry in lockstep.

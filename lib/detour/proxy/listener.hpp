@@ -31,6 +31,8 @@ void ensure_port_free(const boost::asio::ip::tcp::endpoint& endpoint);
 class listener {
  public:
   using accept_handler = std::function<void(net::socket)>;
+  // Told the errno of each failed accept, for detour_accept_errors_total.
+  using error_handler = std::function<void(int)>;
 
   // `jitter_seed` differs per worker, so that their back-offs do not retry in lockstep.
   listener(boost::asio::io_context& context, unsigned jitter_seed);
@@ -38,7 +40,7 @@ class listener {
   // Binds one more listening socket (before start()); throws listen_error.
   void listen(const boost::asio::ip::tcp::endpoint& endpoint);
   // Accepts on every socket until close(), handing each connection to `on_accept`.
-  void start(accept_handler on_accept);
+  void start(accept_handler on_accept, error_handler on_error);
   // Closes the listening sockets; connections already accepted are not affected.
   void close();
 
@@ -51,6 +53,7 @@ class listener {
   unsigned jitter_seed_;
   std::vector<std::unique_ptr<net::acceptor>> acceptors_;
   accept_handler on_accept_;
+  error_handler on_error_;
   std::uint16_t port_ = 0;
   bool closed_ = false;
 };

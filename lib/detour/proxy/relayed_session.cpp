@@ -42,7 +42,8 @@ void relayed_session::start(worker& owner, net::socket client, net::socket upstr
 relayed_session::relayed_session(worker& owner, net::socket client, net::socket upstream, session_record record)
     : owner_(owner),
       record_(std::move(record)),
-      relay_(std::move(client), std::move(upstream), owner.pipes(), owner.tick(), [this] { on_relay_finished(); }) {
+      relay_(std::move(client), std::move(upstream), owner.pipes(), owner.tick(),
+             owner.metrics().route(*record_.decision).bytes, [this] { on_relay_finished(); }) {
   owner_.add(*this);
 }
 

@@ -19,6 +19,10 @@ class relayed_session final : public session_entry {
 
   void end(const char* reason) override;
   std::optional<std::uint64_t> last_active() const override { return relay_.last_active(); }
+  const session_record& record() const override { return record_; }
+  bool relaying() const override { return true; }
+  std::uint64_t bytes_up() const override { return relay_.result().up.bytes; }
+  std::uint64_t bytes_down() const override { return relay_.result().down.bytes; }
 
  private:
   relayed_session(worker& owner, net::socket client, net::socket upstream, session_record record);

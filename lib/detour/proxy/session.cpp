@@ -70,7 +70,7 @@ asio::awaitable<void> answer(net::socket& client, std::string line) {
 // can find it: end() cancels the attempt, which then returns at once with the reason recorded.
 class connecting_entry final : public session_entry {
  public:
-  explicit connecting_entry(worker& owner) : owner_(owner) { owner_.add(*this); }
+  connecting_entry(worker& owner, const session_record& record) : owner_(owner), record_(record) { owner_.add(*this); }
   ~connecting_entry() override { owner_.remove(*this); }
   connecting_entry(const connecting_entry&) = delete;
   connecting_entry& operator=(const connecting_entry&) = delete;
@@ -80,12 +80,17 @@ class connecting_entry final : public session_entry {
     cancellation_.cancel();
   }
   std::optional<std::uint64_t> last_active() const override { return std::nullopt; }
+  const session_record& record() const override { return record_; }
+  bool relaying() const override { return false; }
+  std::uint64_t bytes_up() const override { return 0; }
+  std::uint64_t bytes_down() const override { return 0; }
 
   const char* reason() const { return reason_; }
   upstream::connect_cancellation* cancellation() { return &cancellation_; }
 
  private:
   worker& owner_;
+  const session_record& record_;
   upstream::connect_cancellation cancellation_;
   const char* reason_ = nullptr;
 };
@@ -96,8 +101,9 @@ class connecting_entry final : public session_entry {
 asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_record& record) {
   const auto& cfg = record.snapshot->cfg;
   const auto& action = record.decision->action;
-  connecting_entry connecting(owner);
+  connecting_entry connecting(owner, record);
   upstream::connect_outcome outcome;
+  const auto began = session_record::clock::now();
   if (action.kind == route_kind::upstream) {
     const auto& via = cfg.upstreams.at(action.upstream);
     outcome = co_await upstream::connect_upstream(*record.original, via,
@@ -118,6 +124,8 @@ asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_
     record.failure = outcome.kind;
   } else {
     record.connected = session_record::clock::now();
+    owner.metrics().upstream(action).connect_seconds.observe(
+        std::chrono::duration<double>(*record.connected - began).count());
   }
   co_return outcome;
 }
@@ -159,6 +167,7 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
 
   const auto& router = record.snapshot->router;
   const auto& decision = record.decision.emplace(router.decide(record.source, original));
+  owner.metrics().route(decision).active.add();  // finish() takes it back
   switch (decision.action.kind) {
     case route_kind::reject:
       finish(record, outcome::rejected, owner);

@@ -11,6 +11,7 @@
 namespace detour::proxy {
 
 class worker;
+struct session_record;
 
 // A live session as its worker sees it: enough to find idle ones and to end them all at shutdown.
 // A session is in its worker's list while it connects and while it relays; it unlinks itself when
@@ -24,6 +25,11 @@ class session_entry
   virtual void end(const char* reason) = 0;
   // The worker tick of the last byte moved, or nullopt while the idle timeout does not apply.
   virtual std::optional<std::uint64_t> last_active() const = 0;
+  // For GET /connections: the record so far, whether bytes are being relayed, and how many.
+  virtual const session_record& record() const = 0;
+  virtual bool relaying() const = 0;
+  virtual std::uint64_t bytes_up() const = 0;
+  virtual std::uint64_t bytes_down() const = 0;
 };
 
 // One accepted connection, start to end. This coroutine is the setup: recover the original

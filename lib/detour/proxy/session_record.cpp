@@ -14,6 +14,23 @@ std::string seconds_since(session_record::clock::time_point start) {
   return fmt::format("{:.3f}s", std::chrono::duration<double>(session_record::clock::now() - start).count());
 }
 
+// The Prometheus side: by route, result and reason; upstream failures; refusals; the duration.
+void measure(const session_record& r, outcome how, worker_metrics& m) {
+  const auto result = result_of(how);
+  const auto reason = reason_label(r, how);
+  m.duration_seconds.observe(std::chrono::duration<double>(session_record::clock::now() - r.start).count());
+  if (!r.decision) {
+    m.unrouted_closed.add(result, reason);
+    m.refused[word_index(refused_words, reason)].add();
+    return;
+  }
+  auto& route = m.route(*r.decision);
+  route.active.sub();
+  route.closed.add(result, reason);
+  if (how == outcome::connect_failed)
+    m.upstream(r.decision->action).failures[static_cast<std::size_t>(r.failure)].add();
+}
+
 void count(const session_record& r, outcome how, stats& counters) {
   switch (how) {
     case outcome::not_redirected:
@@ -89,6 +106,7 @@ std::string_view reason_label(const session_record& r, outcome how) {
 
 void finish(const session_record& r, outcome how, worker& owner) {
   count(r, how, owner.stats());
+  measure(r, how, owner.metrics());
   const auto level = how == outcome::loop ? spdlog::level::warn : spdlog::level::info;
   // The endpoints are formatted only for a line that is written: with logging at warn, a relayed
   // connection costs no string at all here.

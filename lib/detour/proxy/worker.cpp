@@ -1,5 +1,6 @@
 #include "detour/proxy/worker.hpp"
 
+#include "detour/proxy/session_record.hpp"
 #include "detour/proxy/spawn.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -30,6 +31,7 @@ worker::worker(unsigned index, unsigned count, snapshot_ptr snapshot)
       count_(count),
       snapshot_(std::move(snapshot)),
       listener_(context_, index),
+      metrics_(*snapshot_),
       tick_period_(tick_period_for(snapshot_->cfg.idle_timeout)) {}
 
 worker::~worker() {
@@ -42,10 +44,12 @@ worker::~worker() {
 void worker::listen(const tcp::endpoint& endpoint) { listener_.listen(endpoint); }
 
 void worker::start() {
-  listener_.start([this](net::socket socket) {
-    stats_.accepted.add();
-    spawn(context_, run_session(std::move(socket), *this, snapshot_), "session");
-  });
+  listener_.start(
+      [this](net::socket socket) {
+        stats_.accepted.add();
+        spawn(context_, run_session(std::move(socket), *this, snapshot_), "session");
+      },
+      [this](int error) { metrics_.accept_errors[accept_errno_index(error)].add(); });
   spawn(context_, sweep_loop(), "worker");
   thread_ = std::thread([this] { context_.run(); });
 }
@@ -83,6 +87,62 @@ void worker::stop(std::chrono::milliseconds drain) {
       if (!ec) end_all("shutdown");
     });
   });
+}
+
+namespace {
+
+connection_view view_of(const session_entry& entry, std::uint64_t tick, std::chrono::milliseconds tick_period) {
+  const auto& r = entry.record();
+  connection_view v;
+  v.id = r.id;
+  v.relaying = entry.relaying();
+  v.source = r.source;
+  v.local = r.local;
+  v.original = r.original;
+  if (r.decision) {
+    const auto& action = r.decision->action;
+    v.route = r.snapshot->router.route_name(*r.decision);
+    v.action = to_string(action.kind);
+    if (action.kind == route_kind::upstream) v.upstream = r.snapshot->cfg.upstreams[action.upstream].name;
+  }
+  v.server = r.server;
+  v.bytes_up = entry.bytes_up();
+  v.bytes_down = entry.bytes_down();
+  v.age_seconds = std::chrono::duration<double>(session_record::clock::now() - r.start).count();
+  const auto last = entry.last_active();
+  v.idle_seconds = last ? std::chrono::duration<double>(tick_period * static_cast<std::int64_t>(tick - *last)).count()
+                        : v.age_seconds;
+  return v;
+}
+
+}  // namespace
+
+std::future<std::vector<connection_view>> worker::connections() {
+  auto promise = std::make_shared<std::promise<std::vector<connection_view>>>();
+  auto future = promise->get_future();
+  asio::post(context_, [this, promise] {
+    std::vector<connection_view> out;
+    for (const auto& entry : sessions_) out.push_back(view_of(entry, tick_, tick_period_));
+    promise->set_value(std::move(out));
+  });
+  return future;
+}
+
+std::future<bool> worker::end_session(std::uint64_t id, const char* reason) {
+  auto promise = std::make_shared<std::promise<bool>>();
+  auto future = promise->get_future();
+  asio::post(context_, [this, promise, id, reason] {
+    for (auto& entry : sessions_) {
+      if (entry.record().id == id) {
+        // end() may destroy the entry: nothing of it is touched afterwards.
+        entry.end(reason);
+        promise->set_value(true);
+        return;
+      }
+    }
+    promise->set_value(false);
+  });
+  return future;
 }
 
 void worker::remove(session_entry& entry) {

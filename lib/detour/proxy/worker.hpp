@@ -1,8 +1,10 @@
 #pragma once
+#include "detour/proxy/connection_view.hpp"
 #include "detour/proxy/listener.hpp"
 #include "detour/proxy/session.hpp"
 #include "detour/proxy/snapshot.hpp"
 #include "detour/proxy/stats.hpp"
+#include "detour/proxy/worker_metrics.hpp"
 #include "detour/relay/pipe_pool.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -12,7 +14,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <thread>
+#include <vector>
 
 namespace detour::proxy {
 
@@ -39,11 +43,22 @@ class worker {
   relay::pipe_pool& pipes() { return pipes_; }
   proxy::stats& stats() { return stats_; }
   const proxy::stats& stats() const { return stats_; }
+  worker_metrics& metrics() { return metrics_; }
+  const worker_metrics& metrics() const { return metrics_; }
+  const relay::pipe_pool& pipes() const { return pipes_; }
   // The idle clock: advanced by the sweep, read by relays when bytes move.
   const std::uint64_t& tick() const { return tick_; }
   std::uint16_t listen_port() const { return listener_.port(); }
   // A session id no other worker hands out: index, index + count, index + 2 count...
   std::uint64_t next_id() { return index_ + count_ * ++sequence_; }
+
+  // Thread-safe: copies of the live sessions, made on the worker's thread. The future is never
+  // ready if the worker has stopped: wait for it with a timeout.
+  std::future<std::vector<connection_view>> connections();
+  // Thread-safe: ends the session `id` with `reason` (a string literal); true if it was live here.
+  std::future<bool> end_session(std::uint64_t id, const char* reason);
+  // The worker a session id belongs to (see next_id()).
+  static unsigned owner_of(std::uint64_t id, unsigned count) { return static_cast<unsigned>(id % count); }
 
   void add(session_entry& entry) { sessions_.push_back(entry); }
   // Called by a session as it ends; lets a drain finish as soon as the last session is gone.
@@ -61,6 +76,7 @@ class worker {
   listener listener_;
   relay::pipe_pool pipes_;
   proxy::stats stats_;
+  worker_metrics metrics_;
   boost::intrusive::list<session_entry, boost::intrusive::constant_time_size<false>> sessions_;
   boost::asio::steady_timer sweep_timer_{context_};
   boost::asio::steady_timer drain_timer_{context_};
