@@ -32,6 +32,7 @@ Examples:
   detourd run --mode echo --port 15001 show what a redirected connection looks like
   detourd check -c detour.yaml         validate a configuration file and exit
   detourd rules show -c detour.yaml    print the nftables rules `run` would install
+  detourd rules show --counters        the installed rules with their packet and byte counters
 
 Signals: SIGTERM/SIGINT drain and stop. Exit status: 0 success, 1 configuration or startup error,
 2 command-line usage error. Configuration reference: config/detour.yaml (every key, default, unit).)";
@@ -79,6 +80,9 @@ int main(int argc, char** argv) {
   auto* rules = app.add_subcommand("rules", "Show, install or remove the nftables capture rules.");
   rules->require_subcommand(1);
   auto* rules_show = rules->add_subcommand("show", "Print the rules `run` would install (nft syntax); change nothing.");
+  bool show_counters = false;
+  rules_show->add_flag("--counters", show_counters,
+                       "Print the installed table of this network namespace with each rule's counters instead");
   auto* rules_install = rules->add_subcommand(
       "install", "Install the rules as an un-owned table that stays after exit (for init containers).");
   auto* rules_remove = rules->add_subcommand("remove", "Delete the table installed by `rules install`.");
@@ -108,6 +112,7 @@ int main(int argc, char** argv) {
     }
     if (rules->parsed()) {
       auto cfg = load(config_path);
+      if (rules_show->parsed() && show_counters) return detour::rules::rules_show_counters(cfg, std::cout, std::cerr);
       if (rules_show->parsed()) return detour::rules::rules_show(cfg, std::cout);
       if (rules_install->parsed()) return detour::rules::rules_install(cfg, std::cerr);
       return detour::rules::rules_remove(cfg, std::cerr);

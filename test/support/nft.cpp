@@ -81,8 +81,8 @@ std::string normalize_whitespace(std::string_view text) {
   return out;
 }
 
-std::string kernel_ruleset() {
-  std::istringstream in(sh("nft -y list ruleset"));
+std::string kernel_ruleset(counter_display shown) {
+  std::istringstream in(sh(shown == counter_display::bare ? "nft -s -y list ruleset" : "nft -y list ruleset"));
   std::string kept;
   std::string line;
   while (std::getline(in, line)) {

@@ -45,9 +45,12 @@ void blackhole_upstream(std::string_view address, std::uint32_t mark = detour_ma
 // element lists does not matter when comparing with render_nft().
 std::string normalize_whitespace(std::string_view text);
 
+enum class counter_display { bare, values };
+
 // `nft -y list ruleset` (numeric priorities), whitespace normalized, without the two lines an
-// owned table adds ("# progname ...", "flags owner"), which the owner tests check separately.
-std::string kernel_ruleset();
+// owned table adds ("# progname ...", "flags owner"), which the owner tests check separately. By
+// default stateless (`nft -s`): each counter shows as a bare `counter`, as render_nft() prints it.
+std::string kernel_ruleset(counter_display shown = counter_display::bare);
 
 // `nft list table inet NAME` up to its first set: the table's flags, without the elements.
 std::string table_header(std::string_view name);

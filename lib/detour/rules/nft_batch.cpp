@@ -21,7 +21,6 @@
 #endif
 
 namespace detour::rules {
-namespace {
 
 std::string errno_name(int e) {
   switch (e) {
@@ -97,6 +96,8 @@ std::string likely_cause(object_kind kind, int e) {
       return "unknown";
   }
 }
+
+namespace {
 
 struct reply_error {
   std::uint32_t seq;

@@ -21,6 +21,11 @@ nft_socket open_nft_socket();
 // What a message creates or deletes; an error reply's likely cause depends on it.
 enum class object_kind { batch, table, chain, set, elements, rule };
 
+// "ENOENT" for ENOENT, and so on: error messages give the name beside strerror's text.
+std::string errno_name(int e);
+// A guess at why the kernel refused a message about `kind` with `e`, for error messages.
+std::string likely_cause(object_kind kind, int e);
+
 // A batch in a growing buffer: every message gets its own seq, remembered with a description, so a
 // reply can name what it refers to. libmnl's fixed-size batch buffer would need a guess of the
 // size up front; thousands of set elements make that guess hard.

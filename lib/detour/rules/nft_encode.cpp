@@ -177,6 +177,9 @@ class rule_encoder {
 
   void encode(const rule& r) {
     for (const auto& m : r.matches) encode(m);
+    // Where nft puts `counter`: after the matches, so it counts the packets the rule decides, and
+    // before the verdict, which ends the rule's evaluation.
+    push(expr("counter"));
     if (r.action == verdict::return_) {
       auto e = expr("immediate");
       nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
@@ -196,6 +199,7 @@ class rule_encoder {
       nftnl_expr_set_u32(redir.get(), NFTNL_EXPR_REDIR_FLAGS, NF_NAT_RANGE_PROTO_SPECIFIED);
       push(std::move(redir));
     }
+    if (!r.name.empty()) comment(r.name);
   }
 
   nftnl_rule* get() { return rule_.get(); }
@@ -206,6 +210,16 @@ class rule_encoder {
   }
 
   void push(expr_ptr e) { nftnl_rule_add_expr(rule_.get(), e.release()); }
+
+  // nft's `comment "..."`: a NUL-terminated string in the rule's user data, which the kernel only
+  // stores. `nft list` prints it, and read_rule_counters() names each counter by it.
+  void comment(const std::string& text) {
+    auto ud = allocate<udata_ptr>([] { return nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN); });
+    if (!nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_RULE_COMMENT, text.c_str()))
+      throw std::logic_error("rule name too long for a comment: " + text);
+    nftnl_rule_set_data(rule_.get(), NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud.get()),
+                        nftnl_udata_buf_len(ud.get()));
+  }
 
   void meta(std::uint32_t key) {
     auto e = expr("meta");

@@ -86,7 +86,7 @@ std::string_view to_string(set_type t) {
 
 std::string_view to_string(hook h) { return h == hook::output ? "output" : "prerouting"; }
 
-std::string render_rule(const rule& r) {
+std::string render_rule(const rule& r, std::string_view counter) {
   std::string out;
   for (const auto& m : r.matches) {
     out += field_name(m.what);
@@ -94,11 +94,18 @@ std::string render_rule(const rule& r) {
     out += m.set.empty() ? value_text(m) : "@" + m.set;
     out += ' ';
   }
-  out += r.action == verdict::return_ ? "return" : fmt::format("redirect to :{}", r.redirect_port);
+  out += counter;
+  out += r.action == verdict::return_ ? " return" : fmt::format(" redirect to :{}", r.redirect_port);
+  // Rule names are plain words (rule_plan), so they need no escaping inside the quotes.
+  if (!r.name.empty()) out += fmt::format(" comment \"{}\"", r.name);
   return out;
 }
 
 std::string render_nft(const rule_plan& plan) {
+  return render_nft(plan, [](const chain&, const rule&) { return std::string("counter"); });
+}
+
+std::string render_nft(const rule_plan& plan, const counter_statement& counter) {
   std::vector<std::string> blocks;
   for (const auto& s : plan.sets) {
     std::string b = fmt::format("\tset {} {{\n\t\ttype {}\n", s.name, to_string(s.type));
@@ -110,7 +117,7 @@ std::string render_nft(const rule_plan& plan) {
   for (const auto& c : plan.chains) {
     std::string b = fmt::format("\tchain {} {{\n\t\ttype nat hook {} priority {}; policy accept;\n", c.name,
                                 to_string(c.where), c.priority);
-    for (const auto& r : c.rules) b += fmt::format("\t\t{}\n", render_rule(r));
+    for (const auto& r : c.rules) b += fmt::format("\t\t{}\n", render_rule(r, counter(c, r)));
     b += "\t}\n";
     blocks.push_back(std::move(b));
   }

@@ -1,7 +1,9 @@
 #pragma once
 #include "detour/rules/rule_plan.hpp"
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 namespace detour::rules {
 
@@ -10,8 +12,15 @@ namespace detour::rules {
 // `detourd rules show` prints.
 std::string render_nft(const rule_plan& plan);
 
-// One rule as nft prints it, e.g. `tcp dport != @out_ports return`; error messages quote it.
-std::string render_rule(const rule& r);
+// The counter statement to print in a rule: `counter` for a plan, `counter packets 3 bytes 180`
+// for a rule as the kernel holds it.
+using counter_statement = std::function<std::string(const chain&, const rule&)>;
+// The plan with each rule's counter statement from `counter`: render_nft(plan) with live counters.
+std::string render_nft(const rule_plan& plan, const counter_statement& counter);
+
+// One rule as nft prints it, e.g. `tcp dport != @out_ports counter return comment "ports"`, with
+// `counter` as its counter statement; error messages quote it.
+std::string render_rule(const rule& r, std::string_view counter = "counter");
 
 std::string_view to_string(set_type t);
 std::string_view to_string(hook h);

@@ -16,7 +16,9 @@ match is_not(field f, std::uint32_t value) { return match{f, true, {}, value}; }
 match in(field f, std::string set) { return match{f, false, std::move(set), 0}; }
 match not_in(field f, std::string set) { return match{f, true, std::move(set), 0}; }
 
-rule return_if(std::vector<match> matches) { return rule{std::move(matches), verdict::return_, 0}; }
+rule return_if(std::string name, std::vector<match> matches) {
+  return rule{std::move(name), std::move(matches), verdict::return_, 0};
+}
 
 // Builds one chain and the sets its rules refer to; set names carry the chain's prefix ("out_",
 // "in_") so both chains can hold the same option side by side.
@@ -27,14 +29,21 @@ class chain_builder {
 
   void add(rule r) { chain_.rules.push_back(std::move(r)); }
 
+  // A connection to the listen port itself is not redirected again; detourd refuses it as direct.
+  void exclude_non_tcp_and_listen_port(std::uint16_t port) {
+    add(return_if("exclude_non_tcp", {is_not(field::l4proto, IPPROTO_TCP)}));
+    add(return_if("exclude_listen_port", {is(field::tcp_dport, port)}));
+  }
+
   // Ports to capture (empty: all) and ports never captured.
   void ports(const std::vector<net::port_range>& include, const std::vector<net::port_range>& exclude) {
-    if (!include.empty()) add(return_if({not_in(field::tcp_dport, port_set("ports", include))}));
-    if (!exclude.empty()) add(return_if({in(field::tcp_dport, port_set("exclude_ports", exclude))}));
+    if (!include.empty()) add(return_if("ports", {not_in(field::tcp_dport, port_set("ports", include))}));
+    if (!exclude.empty()) add(return_if("exclude_ports", {in(field::tcp_dport, port_set("exclude_ports", exclude))}));
   }
 
   // An include list covers both families at once: a family with no prefix in it is not captured at
-  // all, which is what "capture only these destinations" means for the other family.
+  // all, which is what "capture only these destinations" means for the other family. Each family's
+  // rule is named like its set ("destinations4"), whether it has one or not.
   void include_prefixes(const std::string& key, const std::vector<net::cidr>& include, field v4, field v6) {
     if (include.empty()) return;
     auto merged = net::merge_cidrs(include);
@@ -42,11 +51,12 @@ class chain_builder {
       std::vector<net::cidr> family;
       std::copy_if(merged.begin(), merged.end(), std::back_inserter(family),
                    [&](const auto& c) { return c.is_v4() == is_v4; });
+      auto rule_name = key + (is_v4 ? "4" : "6");
       if (family.empty()) {
-        add(return_if({is(field::nfproto, is_v4 ? NFPROTO_IPV4 : NFPROTO_IPV6)}));
+        add(return_if(rule_name, {is(field::nfproto, is_v4 ? NFPROTO_IPV4 : NFPROTO_IPV6)}));
       } else {
-        auto name = prefix_set(key + (is_v4 ? "4" : "6"), is_v4, std::move(family));
-        add(return_if({not_in(is_v4 ? v4 : v6, name)}));
+        auto name = prefix_set(rule_name, is_v4, std::move(family));
+        add(return_if(rule_name, {not_in(is_v4 ? v4 : v6, name)}));
       }
     }
   }
@@ -58,8 +68,8 @@ class chain_builder {
       std::copy_if(merged.begin(), merged.end(), std::back_inserter(family),
                    [&](const auto& c) { return c.is_v4() == is_v4; });
       if (family.empty()) continue;
-      auto name = prefix_set(key + (is_v4 ? "4" : "6"), is_v4, std::move(family));
-      add(return_if({in(is_v4 ? v4 : v6, name)}));
+      auto rule_name = key + (is_v4 ? "4" : "6");
+      add(return_if(rule_name, {in(is_v4 ? v4 : v6, prefix_set(rule_name, is_v4, std::move(family)))}));
     }
   }
 
@@ -69,7 +79,7 @@ class chain_builder {
     values.erase(std::unique(values.begin(), values.end()), values.end());
     set_decl s{prefix_ + key, type, {}, {}, std::move(values), {}};
     auto name = declare(std::move(s));
-    add(return_if({include ? not_in(f, name) : in(f, name)}));
+    add(return_if(key, {include ? not_in(f, name) : in(f, name)}));
   }
 
   void interfaces(const std::string& key, field f, std::vector<std::string> names, bool include) {
@@ -78,11 +88,11 @@ class chain_builder {
     names.erase(std::unique(names.begin(), names.end()), names.end());
     set_decl s{prefix_ + key, set_type::ifname, {}, {}, {}, std::move(names)};
     auto name = declare(std::move(s));
-    add(return_if({include ? not_in(f, name) : in(f, name)}));
+    add(return_if(key, {include ? not_in(f, name) : in(f, name)}));
   }
 
   void finish(std::uint16_t port) {
-    add(rule{{is(field::l4proto, IPPROTO_TCP)}, verdict::redirect, port});
+    add(rule{"redirect", {is(field::l4proto, IPPROTO_TCP)}, verdict::redirect, port});
     plan_.chains.push_back(std::move(chain_));
   }
 
@@ -144,12 +154,10 @@ rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
     const auto& out = ic.outbound;
     chain_builder b(plan, "out_", chain{"output", hook::output, ic.priority, {}});
     // detourd's own upstream sockets carry the mark; without this they would loop back into it.
-    if (cfg.mark != 0) b.add(return_if({is(field::mark, cfg.mark)}));
+    if (cfg.mark != 0) b.add(return_if("exclude_self_mark", {is(field::mark, cfg.mark)}));
     // skuid only exists for locally created sockets, which is why it appears in output only.
-    if (ic.exclude_self_uid) b.add(return_if({is(field::skuid, self_uid)}));
-    b.add(return_if({is_not(field::l4proto, IPPROTO_TCP)}));
-    // A connection to the listen port itself is not redirected again; detourd refuses it as direct.
-    b.add(return_if({is(field::tcp_dport, cfg.port)}));
+    if (ic.exclude_self_uid) b.add(return_if("exclude_self_uid", {is(field::skuid, self_uid)}));
+    b.exclude_non_tcp_and_listen_port(cfg.port);
     b.ports(out.ports, out.exclude_ports);
     b.ids("uids", set_type::uid, field::skuid, out.uids, true);
     b.ids("exclude_uids", set_type::uid, field::skuid, out.exclude_uids, false);
@@ -169,8 +177,7 @@ rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
   if (ic.inbound.enabled) {
     const auto& in = ic.inbound;
     chain_builder b(plan, "in_", chain{"prerouting", hook::prerouting, ic.priority, {}});
-    b.add(return_if({is_not(field::l4proto, IPPROTO_TCP)}));
-    b.add(return_if({is(field::tcp_dport, cfg.port)}));
+    b.exclude_non_tcp_and_listen_port(cfg.port);
     b.interfaces("interfaces", field::iifname, in.interfaces, true);
     b.include_prefixes("sources", in.sources, field::ip_saddr, field::ip6_saddr);
     b.exclude_prefixes("exclude_sources", in.exclude_sources, field::ip_saddr, field::ip6_saddr);

@@ -13,7 +13,8 @@
 //
 // Every chain is a list of exclusions that end the chain early (`... return`: the connection is
 // left alone) followed by one `meta l4proto tcp redirect to :PORT`. One option gives one rule, so
-// each option can be seen, and tested, on its own line of `nft list ruleset`.
+// each option can be seen, and tested, on its own line of `nft list ruleset`, and counted: every
+// rule carries a counter and its name as comment.
 namespace detour::rules {
 
 // nft's datatypes for the set keys we use; the numbers are nft's own ids, stored in the kernel only
@@ -64,6 +65,10 @@ struct match {
 enum class verdict { return_, redirect };
 
 struct rule {
+  // The option the rule comes from ("exclude_ports", "destinations4", "redirect"), unique in its
+  // chain. It goes into the kernel as the rule's comment, so counters read back can be matched to
+  // the rule; a fixed word per option, it is fit for a metrics label.
+  std::string name;
   std::vector<match> matches;
   verdict action = verdict::return_;
   std::uint16_t redirect_port = 0;  // with verdict::redirect

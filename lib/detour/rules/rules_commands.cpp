@@ -2,14 +2,32 @@
 
 #include "detour/rules/nft_installer.hpp"
 #include "detour/rules/render_nft.hpp"
+#include "detour/rules/rule_counters.hpp"
 
 #include <fmt/format.h>
+
+#include <cerrno>
 
 namespace detour::rules {
 
 int rules_show(const config& cfg, std::ostream& out) {
   if (!cfg.intercept.enabled) out << "# intercept.enabled is false: detourd installs no rules\n";
   out << render_nft(make_plan(cfg));
+  return 0;
+}
+
+int rules_show_counters(const config& cfg, std::ostream& out, std::ostream& err) {
+  const auto& table = cfg.intercept.table;
+  try {
+    out << render_with_counters(cfg, read_rule_counters(table));
+  } catch (const rules_error& e) {
+    if (e.error_number() == ENOENT) {
+      err << fmt::format("table inet {} is not installed (is detourd running in this network namespace?)\n", table);
+    } else {
+      err << e.what() << '\n';
+    }
+    return 1;
+  }
   return 0;
 }
 

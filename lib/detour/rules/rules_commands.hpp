@@ -12,6 +12,11 @@ namespace detour::rules {
 // Prints the ruleset `run` would install, in nft syntax; touches nothing. Returns 0.
 int rules_show(const config& cfg, std::ostream& out);
 
+// `rules show --counters`: the table as the kernel holds it in this network namespace, each rule
+// with its `counter packets N bytes M`. Returns 1 with the reason on `err` when the table is not
+// installed or cannot be read.
+int rules_show_counters(const config& cfg, std::ostream& out, std::ostream& err = std::cerr);
+
 // Installs the table un-owned, so it stays after this process exits (init containers, as
 // istio-init does), replacing a table of the same name. Errors go to `err`; returns 0 or 1.
 int rules_install(const config& cfg, std::ostream& err = std::cerr);

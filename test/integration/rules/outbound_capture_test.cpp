@@ -78,7 +78,7 @@ TEST_CASE("a connection to the listen port itself is not redirected again", "[ru
   // It still reaches the listener, directly: its original destination is the listener itself.
   CHECK(ws.outcome("192.0.2.9", ws.listener.port()) == fmt::format("redirected to 192.0.2.9:{}", ws.listener.port()));
   auto ruleset = test::kernel_ruleset();
-  CHECK(ruleset.find(fmt::format("tcp dport {} return", ws.listener.port())) != std::string::npos);
+  CHECK(ruleset.find(fmt::format("tcp dport {} counter return", ws.listener.port())) != std::string::npos);
 }
 
 TEST_CASE("exclude_destinations of both families are not captured", "[rules]") {

@@ -117,7 +117,7 @@ std::uint32_t key_byteorder(const nftnl_set* s) {
 // Turns a rule's expressions back into nft syntax, knowing only what nft's expressions mean.
 class rule_reader {
  public:
-  rule_reader(nftnl_rule* r, decoded_batch& batch) : batch_(batch) {
+  rule_reader(nftnl_rule* r, decoded_batch& batch) : batch_(batch), comment_(comment_of(r)) {
     nftnl_expr_foreach(
         r,
         [](nftnl_expr* e, void* out) {
@@ -131,6 +131,15 @@ class rule_reader {
     std::vector<std::string> words;
     while (pos_ < exprs_.size()) {
       auto* e = next();
+      if (name(e) == "counter") {
+        // Right before the verdict, as nft places it, starting from zero.
+        CHECK_FALSE(nftnl_expr_is_set(e, NFTNL_EXPR_CTR_PACKETS));
+        CHECK_FALSE(nftnl_expr_is_set(e, NFTNL_EXPR_CTR_BYTES));
+        REQUIRE(pos_ < exprs_.size());
+        CHECK(name(exprs_[pos_]) == "immediate");
+        words.emplace_back("counter");
+        continue;
+      }
       if (name(e) == "immediate") {
         words.push_back(verdict(e));
         CHECK(pos_ == exprs_.size());
@@ -140,10 +149,32 @@ class rule_reader {
       CHECK(nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG) == NFT_REG_1);
       words.push_back(selector(nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY)));
     }
+    if (!comment_.empty()) words.push_back(fmt::format("comment \"{}\"", comment_));
     return fmt::format("{}", fmt::join(words, " "));
   }
 
  private:
+  // The rule's user data as nft writes it: one NUL-terminated comment attribute.
+  static std::string comment_of(const nftnl_rule* r) {
+    if (!nftnl_rule_is_set(r, NFTNL_RULE_USERDATA)) return {};
+    std::uint32_t length = 0;
+    const void* data = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &length);
+    std::vector<std::string> comments;
+    CHECK(nftnl_udata_parse(
+              data, length,
+              [](const nftnl_udata* attr, void* out) {
+                CHECK(nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT);
+                const auto* text = static_cast<const char*>(nftnl_udata_get(attr));
+                CHECK(nftnl_udata_len(attr) > 0);
+                CHECK(text[nftnl_udata_len(attr) - 1] == '\0');
+                static_cast<std::vector<std::string>*>(out)->emplace_back(text);
+                return 0;
+              },
+              &comments) == 0);
+    REQUIRE(comments.size() == 1);
+    return comments.front();
+  }
+
   static std::string name(nftnl_expr* e) { return nftnl_expr_get_str(e, NFTNL_EXPR_NAME); }
 
   nftnl_expr* next() {
@@ -272,6 +303,7 @@ class rule_reader {
   }
 
   decoded_batch& batch_;
+  std::string comment_;
   std::vector<nftnl_expr*> exprs_;
   std::size_t pos_ = 0;
 };
@@ -606,4 +638,20 @@ TEST_CASE("a table carries the owner flag exactly when it is owned", "[rules]") 
   CHECK(d.tables[1].name == "plain");
   CHECK(d.tables[1].flags == 0);
   CHECK(d.tables[2].flags == NFT_TABLE_F_OWNER);
+}
+
+TEST_CASE("every rule goes out with a counter before its verdict and its name as comment", "[rules]") {
+  auto plan = plan_of("intercept: {outbound: {exclude_ports: [\"22\"]}, inbound: {enabled: true}}\n");
+  auto d = encoded(plan);
+  std::size_t i = 0;
+  for (const auto& c : plan.chains) {
+    for (const auto& r : c.rules) {
+      REQUIRE(i < d.rules.size());
+      const auto& text = d.rules[i++].text;
+      CHECK_THAT(text, Catch::EndsWith(fmt::format("comment \"{}\"", r.name)));
+      CHECK_THAT(text, Catch::Contains(" counter return ") || Catch::Contains(" counter redirect to :"));
+    }
+  }
+  CHECK(i == d.rules.size());
+  CHECK(i == 10);
 }

@@ -5,7 +5,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <sstream>
+#include <string>
+#include <vector>
 
 using detour::parse_config;
 using detour::rules::make_plan;
@@ -33,12 +36,12 @@ TEST_CASE("the default config captures all outbound tcp except detourd's own and
 
 	chain output {
 		type nat hook output priority -99; policy accept;
-		meta mark 0x000001d7 return
-		meta l4proto != tcp return
-		tcp dport 15001 return
-		ip daddr @out_exclude_destinations4 return
-		ip6 daddr @out_exclude_destinations6 return
-		meta l4proto tcp redirect to :15001
+		meta mark 0x000001d7 counter return comment "exclude_self_mark"
+		meta l4proto != tcp counter return comment "exclude_non_tcp"
+		tcp dport 15001 counter return comment "exclude_listen_port"
+		ip daddr @out_exclude_destinations4 counter return comment "exclude_destinations4"
+		ip6 daddr @out_exclude_destinations6 counter return comment "exclude_destinations6"
+		meta l4proto tcp counter redirect to :15001 comment "redirect"
 	}
 }
 )");
@@ -131,21 +134,21 @@ intercept:
 
 	chain output {
 		type nat hook output priority -110; policy accept;
-		meta skuid 4242 return
-		meta l4proto != tcp return
-		tcp dport 3128 return
-		tcp dport != @out_ports return
-		tcp dport @out_exclude_ports return
-		meta skuid != @out_uids return
-		meta skuid @out_exclude_uids return
-		meta skgid != @out_gids return
-		meta skgid @out_exclude_gids return
-		oifname @out_exclude_interfaces return
-		ip daddr != @out_destinations4 return
-		ip6 daddr != @out_destinations6 return
-		ip daddr @out_exclude_destinations4 return
-		ip6 daddr @out_exclude_destinations6 return
-		meta l4proto tcp redirect to :3128
+		meta skuid 4242 counter return comment "exclude_self_uid"
+		meta l4proto != tcp counter return comment "exclude_non_tcp"
+		tcp dport 3128 counter return comment "exclude_listen_port"
+		tcp dport != @out_ports counter return comment "ports"
+		tcp dport @out_exclude_ports counter return comment "exclude_ports"
+		meta skuid != @out_uids counter return comment "uids"
+		meta skuid @out_exclude_uids counter return comment "exclude_uids"
+		meta skgid != @out_gids counter return comment "gids"
+		meta skgid @out_exclude_gids counter return comment "exclude_gids"
+		oifname @out_exclude_interfaces counter return comment "exclude_interfaces"
+		ip daddr != @out_destinations4 counter return comment "destinations4"
+		ip6 daddr != @out_destinations6 counter return comment "destinations6"
+		ip daddr @out_exclude_destinations4 counter return comment "exclude_destinations4"
+		ip6 daddr @out_exclude_destinations6 counter return comment "exclude_destinations6"
+		meta l4proto tcp counter redirect to :3128 comment "redirect"
 	}
 }
 )");
@@ -160,7 +163,9 @@ intercept:
                                      "test.yaml"),
                         0);
   auto text = render_nft(plan);
-  CHECK(text.find("\t\tmeta nfproto ipv4 return\n\t\tip6 daddr != @out_destinations6 return\n") != std::string::npos);
+  CHECK(text.find("\t\tmeta nfproto ipv4 counter return comment \"destinations4\"\n"
+                  "\t\tip6 daddr != @out_destinations6 counter return comment \"destinations6\"\n") !=
+        std::string::npos);
   CHECK(plan.find_set("out_destinations4") == nullptr);
 }
 
@@ -235,19 +240,19 @@ intercept:
 
 	chain prerouting {
 		type nat hook prerouting priority -99; policy accept;
-		meta l4proto != tcp return
-		tcp dport 15001 return
-		iifname != @in_interfaces return
-		ip saddr != @in_sources4 return
-		meta nfproto ipv6 return
-		ip saddr @in_exclude_sources4 return
-		tcp dport != @in_ports return
-		tcp dport @in_exclude_ports return
-		ip daddr != @in_destinations4 return
-		ip6 daddr != @in_destinations6 return
-		ip daddr @in_exclude_destinations4 return
-		ip6 daddr @in_exclude_destinations6 return
-		meta l4proto tcp redirect to :15001
+		meta l4proto != tcp counter return comment "exclude_non_tcp"
+		tcp dport 15001 counter return comment "exclude_listen_port"
+		iifname != @in_interfaces counter return comment "interfaces"
+		ip saddr != @in_sources4 counter return comment "sources4"
+		meta nfproto ipv6 counter return comment "sources6"
+		ip saddr @in_exclude_sources4 counter return comment "exclude_sources4"
+		tcp dport != @in_ports counter return comment "ports"
+		tcp dport @in_exclude_ports counter return comment "exclude_ports"
+		ip daddr != @in_destinations4 counter return comment "destinations4"
+		ip6 daddr != @in_destinations6 counter return comment "destinations6"
+		ip daddr @in_exclude_destinations4 counter return comment "exclude_destinations4"
+		ip6 daddr @in_exclude_destinations6 counter return comment "exclude_destinations6"
+		meta l4proto tcp counter redirect to :15001 comment "redirect"
 	}
 }
 )");
@@ -259,8 +264,10 @@ TEST_CASE("both directions together give two chains in one table", "[rules]") {
   CHECK(plan.chains[0].name == "output");
   CHECK(plan.chains[1].name == "prerouting");
   CHECK(render_nft(plan).find("\tchain prerouting {\n\t\ttype nat hook prerouting priority -99; policy accept;\n"
-                              "\t\tmeta l4proto != tcp return\n\t\ttcp dport 15001 return\n"
-                              "\t\tmeta l4proto tcp redirect to :15001\n\t}\n}\n") != std::string::npos);
+                              "\t\tmeta l4proto != tcp counter return comment \"exclude_non_tcp\"\n"
+                              "\t\ttcp dport 15001 counter return comment \"exclude_listen_port\"\n"
+                              "\t\tmeta l4proto tcp counter redirect to :15001 comment \"redirect\"\n\t}\n}\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("with both directions disabled the table is empty", "[rules]") {
@@ -305,4 +312,49 @@ TEST_CASE("rules show prints the plan and says when intercept is disabled", "[ru
   std::ostringstream out;
   CHECK(detour::rules::rules_show(cfg, out) == 0);
   CHECK(out.str() == "# intercept.enabled is false: detourd installs no rules\ntable inet detour {\n}\n");
+}
+
+TEST_CASE("every rule is named after its option, uniquely in its chain, in plain words", "[rules]") {
+  auto plan = make_plan(parse_config(R"(
+mark: 7
+intercept:
+  exclude_self_uid: true
+  outbound:
+    ports: ["80"]
+    exclude_ports: ["22"]
+    destinations: ["2001:db8::/32"]
+    exclude_destinations: [10.0.0.0/8]
+    uids: [1]
+    exclude_uids: [2]
+    gids: [3]
+    exclude_gids: [4]
+    exclude_interfaces: [eth9]
+  inbound:
+    enabled: true
+    interfaces: [veth0]
+    sources: [10.0.0.0/8]
+    exclude_sources: ["fd00::/8"]
+    ports: ["443"]
+    exclude_ports: ["23"]
+    destinations: [192.0.2.0/24]
+    exclude_destinations: ["2001:db8::1"]
+)",
+                                     "test.yaml"),
+                        0);
+  std::map<std::string, std::vector<std::string>> names;
+  for (const auto& c : plan.chains) {
+    for (const auto& r : c.rules) {
+      names[c.name].push_back(r.name);
+      CHECK(r.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos);
+    }
+  }
+  CHECK(names["output"] == std::vector<std::string>{"exclude_self_mark", "exclude_self_uid", "exclude_non_tcp",
+                                                    "exclude_listen_port", "ports", "exclude_ports", "uids",
+                                                    "exclude_uids", "gids", "exclude_gids", "exclude_interfaces",
+                                                    "destinations4", "destinations6", "exclude_destinations4",
+                                                    "exclude_destinations6", "redirect"});
+  CHECK(names["prerouting"] == std::vector<std::string>{"exclude_non_tcp", "exclude_listen_port", "interfaces",
+                                                        "sources4", "sources6", "exclude_sources6", "ports",
+                                                        "exclude_ports", "destinations4", "destinations6",
+                                                        "exclude_destinations6", "redirect"});
 }
