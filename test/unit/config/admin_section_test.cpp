@@ -1,0 +1,73 @@
+#include "detour/config/config.hpp"
+#include "detour/net/sockaddr.hpp"
+
+#include "config_error_of.hpp"
+
+#include <catch2/catch.hpp>
+
+namespace {
+
+detour::config parse(const std::string& text) { return detour::parse_config(text, "a.yaml"); }
+
+std::string error_of(const std::string& yaml) { return detour::test::config_error_of(yaml, "a.yaml"); }
+
+std::string listen_of(const std::string& yaml) {
+  auto c = parse(yaml);
+  return c.admin.listen ? detour::net::to_string(*c.admin.listen) : "off";
+}
+
+}  // namespace
+
+TEST_CASE("admin listens on 127.0.0.1:15000 unless told otherwise", "[config]") {
+  CHECK(listen_of("") == "127.0.0.1:15000");
+  CHECK(listen_of("admin: {}\n") == "127.0.0.1:15000");
+  CHECK_FALSE(parse("").admin.allow_remote);
+}
+
+TEST_CASE("admin.listen takes a loopback address of either family, or off", "[config]") {
+  CHECK(listen_of("admin:\n  listen: 127.0.0.2:9000\n") == "127.0.0.2:9000");
+  CHECK(listen_of("admin:\n  listen: \"[::1]:15000\"\n") == "[::1]:15000");
+  CHECK(listen_of("admin:\n  listen: off\n") == "off");
+}
+
+TEST_CASE("a non-loopback admin address needs allow_remote", "[config]") {
+  SECTION("refused without it, at the listen value, saying why") {
+    CHECK(error_of("admin:\n  listen: 0.0.0.0:15000\n") ==
+          "a.yaml:2:11: admin.listen: 0.0.0.0:15000 is not a loopback address, and the admin endpoint can reset "
+          "connections and show the config; set admin.allow_remote: true to listen there");
+    CHECK(error_of("admin:\n  listen: \"[2001:db8::1]:15000\"\n  allow_remote: false\n") ==
+          "a.yaml:2:11: admin.listen: [2001:db8::1]:15000 is not a loopback address, and the admin endpoint can "
+          "reset connections and show the config; set admin.allow_remote: true to listen there");
+  }
+  SECTION("a v4-mapped loopback address is loopback") {
+    CHECK(listen_of("admin:\n  listen: \"[::ffff:127.0.0.1]:15000\"\n") == "127.0.0.1:15000");
+  }
+  SECTION("accepted with it, whichever key comes first") {
+    auto c = parse("admin:\n  allow_remote: true\n  listen: 10.0.0.1:15000\n");
+    CHECK(c.admin.allow_remote);
+    CHECK(listen_of("admin:\n  listen: 10.0.0.1:15000\n  allow_remote: true\n") == "10.0.0.1:15000");
+  }
+}
+
+TEST_CASE("a bad admin section names file, line, column, key and reason", "[config]") {
+  SECTION("not an address") {
+    CHECK(error_of("admin:\n  listen: localhost:15000\n") ==
+          "a.yaml:2:11: admin.listen: expected ADDRESS:PORT (127.0.0.1:15000, [::1]:15000) or off, got "
+          "\"localhost:15000\"");
+  }
+  SECTION("no port") {
+    CHECK(error_of("admin:\n  listen: 127.0.0.1\n") ==
+          "a.yaml:2:11: admin.listen: expected ADDRESS:PORT (127.0.0.1:15000, [::1]:15000) or off, got "
+          "\"127.0.0.1\"");
+  }
+  SECTION("allow_remote not a boolean") {
+    CHECK(error_of("admin:\n  allow_remote: yes\n") ==
+          "a.yaml:2:17: admin.allow_remote: expected true or false, got \"yes\"");
+  }
+  SECTION("an unknown key") {
+    CHECK(error_of("admin:\n  port: 1\n") == "a.yaml:2:3: admin.port: unknown key (known: listen, allow_remote)");
+  }
+  SECTION("not a mapping") {
+    CHECK(error_of("admin: 127.0.0.1:15000\n") == "a.yaml:1:8: admin: expected a mapping of keys to values");
+  }
+}
