@@ -1,4 +1,5 @@
 // detourd: the command line. Everything it runs lives in the core library.
+#include "detour/admin/admin_client.hpp"
 #include "detour/config/config.hpp"
 #include "detour/daemon/run.hpp"
 #include "detour/error.hpp"
@@ -33,6 +34,9 @@ Examples:
   detourd check -c detour.yaml         validate a configuration file and exit
   detourd rules show -c detour.yaml    print the nftables rules `run` would install
   detourd rules show --counters        the installed rules with their packet and byte counters
+  detourd status                       uptime, counts by route and result, bytes (from admin.listen)
+  detourd connections --route corp     the live connections of one route, as a table
+  detourd connections --json --admin 127.0.0.1:15000
 
 Signals: SIGTERM/SIGINT drain and stop. Exit status: 0 success, 1 configuration or startup error,
 2 command-line usage error. Configuration reference: config/detour.yaml (every key, default, unit).)";
@@ -91,6 +95,19 @@ int main(int argc, char** argv) {
         ->check(CLI::ExistingFile);
   }
 
+  std::optional<std::string> admin_override;
+  std::optional<std::string> route_filter;
+  bool json = false;
+  auto* status = app.add_subcommand("status", "Ask the running detourd for a summary (its admin endpoint).");
+  auto* connections = app.add_subcommand("connections", "List the running detourd's live connections.");
+  connections->add_option("--route", route_filter, "Only the connections of this route (its name)");
+  for (auto* sub : {status, connections}) {
+    sub->add_option("-c,--config", config_path, "YAML configuration file naming admin.listen (default: built-in)")
+        ->check(CLI::ExistingFile);
+    sub->add_option("--admin", admin_override, "The admin endpoint's ADDRESS:PORT, instead of admin.listen");
+    sub->add_flag("--json", json, "Print the endpoint's JSON as it comes");
+  }
+
   auto* version = app.add_subcommand("version", "Print the version and exit.");
 
   try {
@@ -116,6 +133,11 @@ int main(int argc, char** argv) {
       if (rules_show->parsed()) return detour::rules::rules_show(cfg, std::cout);
       if (rules_install->parsed()) return detour::rules::rules_install(cfg, std::cerr);
       return detour::rules::rules_remove(cfg, std::cerr);
+    }
+    if (status->parsed() || connections->parsed()) {
+      auto target = detour::admin::find_admin(load(config_path), config_path, admin_override);
+      if (status->parsed()) return detour::admin::status_command(target, json, std::cout, std::cerr);
+      return detour::admin::connections_command(target, route_filter, json, std::cout, std::cerr);
     }
     auto cfg = load(config_path);
     if (mode_override) cfg.mode = *detour::parse_mode(*mode_override);

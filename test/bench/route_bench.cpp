@@ -42,13 +42,13 @@ std::vector<ip::tcp::endpoint> random_destinations(std::mt19937& random, bool v6
 // The common case: a handful of rules, one of them carrying a long prefix list.
 detour::route::router few_rules_many_prefixes(std::mt19937& random) {
   std::vector<route_rule> rules;
-  rules.push_back({{*detour::net::parse_cidr("10.0.0.0/8")}, {}, {}, {route_kind::direct, 0}});
-  rules.push_back({{}, {{25, 25}}, {}, {route_kind::reject, 0}});
+  rules.push_back({{*detour::net::parse_cidr("10.0.0.0/8")}, {}, {}, {route_kind::direct, 0}, ""});
+  rules.push_back({{}, {{25, 25}}, {}, {route_kind::reject, 0}, ""});
   route_rule big;
   for (std::size_t i = 0; i < prefix_count; ++i) big.destinations.push_back(random_cidr(random, i % 2 == 1));
   big.action = {route_kind::direct, 0};
   rules.push_back(big);
-  rules.push_back({{}, {{443, 443}}, {*detour::net::parse_cidr("192.168.0.0/16")}, {route_kind::upstream, 0}});
+  rules.push_back({{}, {{443, 443}}, {*detour::net::parse_cidr("192.168.0.0/16")}, {route_kind::upstream, 0}, ""});
   return detour::route::router(rules, {route_kind::upstream, 0}, {"corp"});
 }
 
@@ -56,7 +56,7 @@ detour::route::router few_rules_many_prefixes(std::mt19937& random) {
 detour::route::router one_rule_per_prefix(std::mt19937& random) {
   std::vector<route_rule> rules;
   for (std::size_t i = 0; i < prefix_count; ++i) {
-    rules.push_back({{random_cidr(random, i % 2 == 1)}, {}, {}, {route_kind::reject, 0}});
+    rules.push_back({{random_cidr(random, i % 2 == 1)}, {}, {}, {route_kind::reject, 0}, ""});
   }
   return detour::route::router(rules, {route_kind::direct, 0}, {});
 }

@@ -1,5 +1,6 @@
 #include "detour/config/config.hpp"
 
+#include "detour/config/admin_section.hpp"
 #include "detour/config/intercept_section.hpp"
 #include "detour/config/routes_section.hpp"
 #include "detour/config/upstreams_section.hpp"
@@ -131,6 +132,7 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
   // After connect_timeout (the upstreams' default) and before routes (which name upstreams).
   if (auto v = top.take("upstreams")) read_upstreams(source_name, *v, out.connect_timeout, out.upstreams);
   if (auto v = top.take("routes")) read_routes(source_name, *v, out.upstreams, out.routes, out.default_route);
+  if (auto v = top.take("admin")) read_admin(source_name, *v, out.admin);
   top.finish();
   if (out.mark == 0 && out.intercept.enabled && !out.intercept.exclude_self_uid) {
     // Without either exclusion our own rules would redirect every upstream connection detourd

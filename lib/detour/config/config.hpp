@@ -33,6 +33,7 @@ struct outbound_capture {
   std::vector<std::uint32_t> gids;
   std::vector<std::uint32_t> exclude_gids;
   std::vector<std::string> exclude_interfaces;
+  friend bool operator==(const outbound_capture&, const outbound_capture&) = default;
 };
 
 // Connections arriving from other hosts, containers or namespaces (nat prerouting hook).
@@ -45,6 +46,7 @@ struct inbound_capture {
   std::vector<net::port_range> exclude_ports;
   std::vector<net::cidr> destinations;
   std::vector<net::cidr> exclude_destinations;
+  friend bool operator==(const inbound_capture&, const inbound_capture&) = default;
 };
 
 struct intercept_config {
@@ -56,6 +58,7 @@ struct intercept_config {
   bool exclude_self_uid = false;
   outbound_capture outbound;
   inbound_capture inbound;
+  friend bool operator==(const intercept_config&, const intercept_config&) = default;
 };
 
 enum class upstream_kind { socks5, http };
@@ -75,6 +78,7 @@ struct upstream_config {
   // Bounds everything from the first TCP connect to the end of the handshake; a server that does
   // not answer gets only its share of it, so it cannot starve the servers after it.
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+  friend bool operator==(const upstream_config&, const upstream_config&) = default;
 };
 
 enum class route_kind { direct, upstream, echo, echo_json, reject };
@@ -96,6 +100,17 @@ struct route_rule {
   route_action action;
   // In logs, metrics labels and the admin API: `name:` from the file, else "route N" (1-based).
   std::string name;
+  friend bool operator==(const route_rule&, const route_rule&) = default;
+};
+
+// The admin HTTP endpoint (section `admin`): metrics, health, live connections, the config.
+struct admin_config {
+  // Where it listens; nullopt: `off`. Loopback unless allow_remote, since it can reset connections
+  // and show the config.
+  std::optional<boost::asio::ip::tcp::endpoint> listen{
+      boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address_v4("127.0.0.1"), 15000)};
+  bool allow_remote = false;
+  friend bool operator==(const admin_config&, const admin_config&) = default;
 };
 
 struct config {
@@ -111,9 +126,12 @@ struct config {
   std::vector<upstream_config> upstreams;  // in file order; route_action::upstream indexes it
   std::vector<route_rule> routes;
   std::optional<route_action> default_route;  // the `default:` entry of routes; absent: `mode`
+  admin_config admin;
 
   // What a connection that matches no route gets.
   route_action default_action() const;
+  // Whole-config equality: to_yaml's output must read back into the config it came from.
+  friend bool operator==(const config&, const config&) = default;
 };
 
 // A config that does not validate. what() is "FILE:LINE:COLUMN: KEY: reason" whenever the problem

@@ -1,4 +1,5 @@
 #include "detour/config/config.hpp"
+#include "detour/net/sockaddr.hpp"
 
 #include "config_error_of.hpp"
 
@@ -30,6 +31,10 @@ TEST_CASE("the embedded default config has exactly the built-in defaults", "[con
   CHECK(embedded.intercept.outbound.enabled);
   CHECK_FALSE(embedded.intercept.inbound.enabled);
   CHECK(embedded.intercept.outbound.ports.empty());
+  CHECK(embedded.admin == defaults.admin);
+  REQUIRE(embedded.admin.listen);
+  CHECK(detour::net::to_string(*embedded.admin.listen) == "127.0.0.1:15000");
+  CHECK_FALSE(embedded.admin.allow_remote);
 }
 
 TEST_CASE("an empty file means every default", "[config]") {
@@ -78,7 +83,7 @@ TEST_CASE("a bad config names file, line, column, key and reason", "[config]") {
   SECTION("unknown top-level key") {
     CHECK(error_of("port: 1\nprot: 2\n") ==
           "detour.yaml:2:1: prot: unknown key (known: mode, port, workers, mark, connect_timeout, idle_timeout, "
-          "drain_timeout, log, intercept, upstreams, routes)");
+          "drain_timeout, log, intercept, upstreams, routes, admin)");
   }
   SECTION("unknown nested key") {
     CHECK(error_of("intercept:\n  outbound:\n    port: [80]\n") ==
