@@ -35,6 +35,22 @@ class chain_builder {
     add(return_if("exclude_listen_port", {is(field::tcp_dport, port)}));
   }
 
+  // The admin endpoint's own address: Prometheus, `detourd status` and curl reach it without being
+  // redirected into the proxy port. An unspecified address (0.0.0.0, ::) stands for every local one,
+  // so then the port alone decides.
+  void exclude_admin(const std::optional<boost::asio::ip::tcp::endpoint>& admin) {
+    if (!admin) return;
+    const auto address = net::unmap(admin->address());
+    std::vector<match> matches;
+    if (!address.is_unspecified()) {
+      const bool v4 = address.is_v4();
+      auto set = prefix_set("exclude_admin", v4, {{address, net::address_bits(v4)}});
+      matches.push_back(in(v4 ? field::ip_daddr : field::ip6_daddr, std::move(set)));
+    }
+    matches.push_back(is(field::tcp_dport, admin->port()));
+    add(return_if("exclude_admin", std::move(matches)));
+  }
+
   // Ports to capture (empty: all) and ports never captured.
   void ports(const std::vector<net::port_range>& include, const std::vector<net::port_range>& exclude) {
     if (!include.empty()) add(return_if("ports", {not_in(field::tcp_dport, port_set("ports", include))}));
@@ -158,6 +174,7 @@ rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
     // skuid only exists for locally created sockets, which is why it appears in output only.
     if (ic.exclude_self_uid) b.add(return_if("exclude_self_uid", {is(field::skuid, self_uid)}));
     b.exclude_non_tcp_and_listen_port(cfg.port);
+    b.exclude_admin(cfg.admin.listen);
     b.ports(out.ports, out.exclude_ports);
     b.ids("uids", set_type::uid, field::skuid, out.uids, true);
     b.ids("exclude_uids", set_type::uid, field::skuid, out.exclude_uids, false);
@@ -178,6 +195,7 @@ rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
     const auto& in = ic.inbound;
     chain_builder b(plan, "in_", chain{"prerouting", hook::prerouting, ic.priority, {}});
     b.exclude_non_tcp_and_listen_port(cfg.port);
+    b.exclude_admin(cfg.admin.listen);
     b.interfaces("interfaces", field::iifname, in.interfaces, true);
     b.include_prefixes("sources", in.sources, field::ip_saddr, field::ip6_saddr);
     b.exclude_prefixes("exclude_sources", in.exclude_sources, field::ip_saddr, field::ip6_saddr);

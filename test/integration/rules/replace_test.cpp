@@ -99,7 +99,7 @@ TEST_CASE("a replace the kernel refuses leaves the previous rules in force", "[r
                     "nftables: cannot create chain prerouting (type nat hook prerouting priority -300): Operation not "
                     "supported (EOPNOTSUPP); likely cause: the kernel refuses a nat chain at this priority (nat needs "
                     "a priority above -200) or lacks nat support (CONFIG_NFT_NAT); an existing chain's priority cannot "
-                    "change in place; 3 later errors follow from it");
+                    "change in place; 4 later errors follow from it");
   // Including the sets staged for it: the kernel holds exactly what it held before.
   CHECK(sh("nft list ruleset") == before);
   CHECK(guard.plan() == plan);

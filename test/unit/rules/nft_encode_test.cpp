@@ -653,5 +653,5 @@ TEST_CASE("every rule goes out with a counter before its verdict and its name as
     }
   }
   CHECK(i == d.rules.size());
-  CHECK(i == 10);
+  CHECK(i == 12);
 }

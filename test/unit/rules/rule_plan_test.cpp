@@ -3,6 +3,7 @@
 #include "detour/rules/render_nft.hpp"
 #include "detour/rules/rules_commands.hpp"
 
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
 
 #include <map>
@@ -16,12 +17,21 @@ using detour::rules::render_nft;
 
 namespace {
 
-std::string rendered(std::string_view yaml) { return render_nft(make_plan(parse_config(yaml, "test.yaml"), 4242)); }
+// The admin endpoint's exclusion has a test of its own; the others leave it out to stay readable.
+std::string rendered(std::string_view yaml) {
+  return render_nft(make_plan(parse_config(std::string(yaml) + "\nadmin:\n  listen: off\n", "test.yaml"), 4242));
+}
 
 }  // namespace
 
 TEST_CASE("the default config captures all outbound tcp except detourd's own and multicast", "[rules]") {
   CHECK(render_nft(make_plan(detour::config{}, 4242)) == R"(table inet detour {
+	set out_exclude_admin {
+		type ipv4_addr
+		flags interval
+		elements = { 127.0.0.1 }
+	}
+
 	set out_exclude_destinations4 {
 		type ipv4_addr
 		flags interval
@@ -39,6 +49,7 @@ TEST_CASE("the default config captures all outbound tcp except detourd's own and
 		meta mark 0x000001d7 counter return comment "exclude_self_mark"
 		meta l4proto != tcp counter return comment "exclude_non_tcp"
 		tcp dport 15001 counter return comment "exclude_listen_port"
+		ip daddr @out_exclude_admin tcp dport 15000 counter return comment "exclude_admin"
 		ip daddr @out_exclude_destinations4 counter return comment "exclude_destinations4"
 		ip6 daddr @out_exclude_destinations6 counter return comment "exclude_destinations6"
 		meta l4proto tcp counter redirect to :15001 comment "redirect"
@@ -263,11 +274,12 @@ TEST_CASE("both directions together give two chains in one table", "[rules]") {
   REQUIRE(plan.chains.size() == 2);
   CHECK(plan.chains[0].name == "output");
   CHECK(plan.chains[1].name == "prerouting");
-  CHECK(render_nft(plan).find("\tchain prerouting {\n\t\ttype nat hook prerouting priority -99; policy accept;\n"
-                              "\t\tmeta l4proto != tcp counter return comment \"exclude_non_tcp\"\n"
-                              "\t\ttcp dport 15001 counter return comment \"exclude_listen_port\"\n"
-                              "\t\tmeta l4proto tcp counter redirect to :15001 comment \"redirect\"\n\t}\n}\n") !=
-        std::string::npos);
+  CHECK(render_nft(plan).find(
+            "\tchain prerouting {\n\t\ttype nat hook prerouting priority -99; policy accept;\n"
+            "\t\tmeta l4proto != tcp counter return comment \"exclude_non_tcp\"\n"
+            "\t\ttcp dport 15001 counter return comment \"exclude_listen_port\"\n"
+            "\t\tip daddr @in_exclude_admin tcp dport 15000 counter return comment \"exclude_admin\"\n"
+            "\t\tmeta l4proto tcp counter redirect to :15001 comment \"redirect\"\n\t}\n}\n") != std::string::npos);
 }
 
 TEST_CASE("with both directions disabled the table is empty", "[rules]") {
@@ -349,12 +361,30 @@ intercept:
     }
   }
   CHECK(names["output"] == std::vector<std::string>{"exclude_self_mark", "exclude_self_uid", "exclude_non_tcp",
-                                                    "exclude_listen_port", "ports", "exclude_ports", "uids",
-                                                    "exclude_uids", "gids", "exclude_gids", "exclude_interfaces",
-                                                    "destinations4", "destinations6", "exclude_destinations4",
-                                                    "exclude_destinations6", "redirect"});
-  CHECK(names["prerouting"] == std::vector<std::string>{"exclude_non_tcp", "exclude_listen_port", "interfaces",
-                                                        "sources4", "sources6", "exclude_sources6", "ports",
-                                                        "exclude_ports", "destinations4", "destinations6",
+                                                    "exclude_listen_port", "exclude_admin", "ports", "exclude_ports",
+                                                    "uids", "exclude_uids", "gids", "exclude_gids",
+                                                    "exclude_interfaces", "destinations4", "destinations6",
+                                                    "exclude_destinations4", "exclude_destinations6", "redirect"});
+  CHECK(names["prerouting"] == std::vector<std::string>{"exclude_non_tcp", "exclude_listen_port", "exclude_admin",
+                                                        "interfaces", "sources4", "sources6", "exclude_sources6",
+                                                        "ports", "exclude_ports", "destinations4", "destinations6",
                                                         "exclude_destinations6", "redirect"});
+}
+
+TEST_CASE("the admin endpoint is never captured: its address and port, or its port on every address", "[rules]") {
+  auto rules_of = [](std::string_view listen) {
+    return render_nft(make_plan(
+        parse_config(fmt::format("admin: {{listen: \"{}\", allow_remote: true}}\n", listen), "test.yaml"), 4242));
+  };
+  CHECK_THAT(
+      rules_of("127.0.0.1:9901"),
+      Catch::Contains("set out_exclude_admin {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { "
+                      "127.0.0.1 }\n\t}") &&
+          Catch::Contains("ip daddr @out_exclude_admin tcp dport 9901 counter return comment \"exclude_admin\""));
+  CHECK_THAT(rules_of("[::1]:9901"), Catch::Contains("type ipv6_addr\n\t\tflags interval\n\t\telements = { ::1 }") &&
+                                         Catch::Contains("ip6 daddr @out_exclude_admin tcp dport 9901 counter return"));
+  CHECK_THAT(rules_of("0.0.0.0:9901"), Catch::Contains("\t\ttcp dport 9901 counter return comment \"exclude_admin\"") &&
+                                           !Catch::Contains("set out_exclude_admin"));
+  CHECK_THAT(render_nft(make_plan(parse_config("admin: {listen: off}\n", "test.yaml"), 4242)),
+             !Catch::Contains("exclude_admin"));
 }
