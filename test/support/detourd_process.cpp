@@ -38,7 +38,11 @@ std::vector<std::string> detourd_argv(const std::vector<std::string>& args,
 }  // namespace
 
 std::string test_config(std::uint16_t port, std::string_view mode, std::string_view more) {
-  return fmt::format("mode: {}\nport: {}\nworkers: 2\nintercept:\n  enabled: false\n{}", mode, port, more);
+  // Tests that start two detourds in one namespace would fight over the admin port: it is off
+  // unless the test is about it.
+  const bool admin = more.find("admin:") != std::string_view::npos;
+  return fmt::format("mode: {}\nport: {}\nworkers: 2\nintercept:\n  enabled: false\n{}{}", mode, port,
+                     admin ? "" : "admin:\n  listen: off\n", more);
 }
 
 finished_run run_detourd(const std::vector<std::string>& args, std::chrono::milliseconds timeout,

@@ -1,6 +1,10 @@
 #include "detour/daemon/run.hpp"
 
+#include "detour/admin/admin_server.hpp"
+#include "detour/admin/status_page.hpp"
+#include "detour/daemon/running_proxy.hpp"
 #include "detour/daemon/startup_error.hpp"
+#include "detour/net/sockaddr.hpp"
 #include "detour/net/socket_options.hpp"
 #include "detour/proxy/listener.hpp"
 #include "detour/proxy/snapshot.hpp"
@@ -18,6 +22,7 @@
 #include <csignal>
 
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -96,11 +101,21 @@ int run(const config& cfg) {
     for (const auto& endpoint : endpoints) workers.back()->listen(endpoint);
   }
 
+  running_proxy proxy(workers, snapshot);
+  std::optional<admin::admin_server> admin_endpoint;
+  if (cfg.admin.listen) admin_endpoint.emplace(*cfg.admin.listen, proxy, admin::status_page());
+
   // Listeners are bound, so nothing is redirected to a closed port. The table is owned by this
   // process: if detourd dies, the kernel removes it and traffic flows directly again.
   auto capture = rules::install_owned_rules(cfg);
+  proxy.set_capture(capture.get());
 
   for (auto& w : workers) w->start();
+  if (admin_endpoint) {
+    admin_endpoint->start();
+    spdlog::info("detourd: admin endpoint on http://{}/", net::to_string(admin_endpoint->local_endpoint()));
+  }
+  proxy.set_ready(true);
   spdlog::info("detourd: ready: mode {}, port {}, {} worker{}", to_string(cfg.mode), cfg.port, count,
                count == 1 ? "" : "s");
   sd_notifyf(0, "READY=1\nSTATUS=relaying on port %u (%s mode)\nMAINPID=%d", cfg.port,
@@ -119,6 +134,7 @@ int run(const config& cfg) {
       break;
     }
   }
+  proxy.set_ready(false);
   sd_notify(0, "STOPPING=1");
   // Rules go before the listeners stop accepting, so no new connection is redirected to a port
   // that is about to close.
@@ -126,6 +142,8 @@ int run(const config& cfg) {
 
   for (auto& w : workers) w->stop(cfg.drain_timeout);
   for (auto& w : workers) w->join();
+  // After the drain, so that /ready answers 503 for as long as it lasts.
+  if (admin_endpoint) admin_endpoint->stop();
 
   proxy::stats total;
   for (const auto& w : workers) total.add(w->stats());
