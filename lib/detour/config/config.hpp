@@ -98,6 +98,13 @@ struct route_rule {
   std::string name;
 };
 
+// Where the access log goes (section `access_log`): one JSON line per connection.
+struct access_log_config {
+  enum class target { off, standard_output, file };
+  target to = target::off;
+  std::string path;  // the file, for target::file
+};
+
 struct config {
   detour::mode mode = mode::direct;
   std::uint16_t port = 15001;
@@ -107,6 +114,7 @@ struct config {
   std::chrono::milliseconds idle_timeout{std::chrono::hours(1)};
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(5)};
   std::string log_level = "info";
+  access_log_config access_log;
   intercept_config intercept;
   std::vector<upstream_config> upstreams;  // in file order; route_action::upstream indexes it
   std::vector<route_rule> routes;
