@@ -47,7 +47,11 @@ void worker::start() {
     spawn(context_, run_session(std::move(socket), *this, snapshot_), "session");
   });
   spawn(context_, sweep_loop(), "worker");
-  thread_ = std::thread([this] { context_.run(); });
+  thread_ = std::thread([this] {
+    context_.run();
+    // The last sessions have ended: their lines go to the writer before the thread does.
+    if (access_log_) access_log_->flush();
+  });
 }
 
 asio::awaitable<void> worker::sweep_loop() {
@@ -77,6 +81,7 @@ void worker::stop(std::chrono::milliseconds drain) {
     stopping_ = true;
     listener_.close();
     sweep_timer_.cancel();
+    if (access_log_) access_log_->cancel_timer();
     if (sessions_.empty()) return;
     drain_timer_.expires_after(drain);
     drain_timer_.async_wait([this](const boost::system::error_code& ec) {

@@ -1,4 +1,5 @@
 #pragma once
+#include "detour/proxy/access_log_batch.hpp"
 #include "detour/proxy/listener.hpp"
 #include "detour/proxy/session.hpp"
 #include "detour/proxy/snapshot.hpp"
@@ -12,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <thread>
 
 namespace detour::proxy {
@@ -30,6 +32,8 @@ class worker {
 
   // Binds this worker's listener on `endpoint` (call before start()); throws listen_error.
   void listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  // Sessions that end on this worker write their access log lines to `to` (call before start()).
+  void log_access_to(access_log::writer& to) { access_log_.emplace(context_, to); }
   void start();
   // Thread-safe: stop accepting, let sessions finish for up to `drain`, then end the rest (a
   // relay is reset, a connect in flight is cancelled).
@@ -39,6 +43,10 @@ class worker {
   relay::pipe_pool& pipes() { return pipes_; }
   proxy::stats& stats() { return stats_; }
   const proxy::stats& stats() const { return stats_; }
+  // This worker's access log lines; nullptr when the access log is off.
+  access_log_batch* access_log() { return access_log_ ? &*access_log_ : nullptr; }
+  // Access log lines this worker dropped because the writer could not keep up.
+  std::uint64_t access_log_dropped() const { return access_log_ ? access_log_->dropped().get() : 0; }
   // The idle clock: advanced by the sweep, read by relays when bytes move.
   const std::uint64_t& tick() const { return tick_; }
   std::uint16_t listen_port() const { return listener_.port(); }
@@ -64,6 +72,7 @@ class worker {
   boost::intrusive::list<session_entry, boost::intrusive::constant_time_size<false>> sessions_;
   boost::asio::steady_timer sweep_timer_{context_};
   boost::asio::steady_timer drain_timer_{context_};
+  std::optional<access_log_batch> access_log_;
   std::chrono::milliseconds tick_period_;
   std::uint64_t tick_ = 0;
   bool stopping_ = false;
