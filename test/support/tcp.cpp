@@ -41,6 +41,17 @@ socket_fd new_socket(int family) {
   return socket_fd(fd);
 }
 
+void connect_socket(const socket_fd& s, const endpoint& to, clock::time_point deadline) {
+  if (::connect(s.get(), to.data(), static_cast<socklen_t>(to.size())) != 0) {
+    if (errno != EINPROGRESS) throw_errno(fmt::format("connect to {}", to.address().to_string()));
+    if (!wait_ready(s.get(), POLLOUT, deadline)) throw_errno("connect", ETIMEDOUT);
+    int error = 0;
+    socklen_t len = sizeof error;
+    ::getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &error, &len);
+    if (error != 0) throw_errno(fmt::format("connect to {}", to.address().to_string()), error);
+  }
+}
+
 constexpr std::size_t chunk_size = 64 * 1024;
 
 // One read step shared by the readers: >0 bytes, 0 at EOF, -1 on reset; throws otherwise.
@@ -103,16 +114,8 @@ std::string_view to_string(stream_end e) {
 }
 
 socket_fd connect_to(const endpoint& to, std::chrono::milliseconds timeout) {
-  auto deadline = clock::now() + timeout;
   auto s = new_socket(to.protocol().family());
-  if (::connect(s.get(), to.data(), static_cast<socklen_t>(to.size())) != 0) {
-    if (errno != EINPROGRESS) throw_errno(fmt::format("connect to {}", to.address().to_string()));
-    if (!wait_ready(s.get(), POLLOUT, deadline)) throw_errno("connect", ETIMEDOUT);
-    int error = 0;
-    socklen_t len = sizeof error;
-    ::getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &error, &len);
-    if (error != 0) throw_errno(fmt::format("connect to {}", to.address().to_string()), error);
-  }
+  connect_socket(s, to, clock::now() + timeout);
   return s;
 }
 
@@ -205,15 +208,24 @@ received read_exactly(int fd, std::size_t count, std::chrono::milliseconds timeo
   return out;
 }
 
-received read_after_connect(const endpoint& to, std::chrono::milliseconds timeout) {
+answer connect_and_read(const endpoint& to, std::chrono::milliseconds timeout) {
   auto deadline = clock::now() + timeout;
+  auto s = new_socket(to.protocol().family());
+  // Bound before connect(), so the port is known even if the handshake never completes.
+  endpoint any(to.address().is_v6() ? boost::asio::ip::tcp::v6() : boost::asio::ip::tcp::v4(), 0);
+  if (::bind(s.get(), any.data(), static_cast<socklen_t>(any.size())) != 0) throw_errno("bind");
+  auto source = local_endpoint_of(s.get());
   try {
-    auto client = connect_to(to, timeout);
-    return read_until_eof(client.get(), std::chrono::milliseconds(remaining_ms(deadline)));
+    connect_socket(s, to, deadline);
+    return {source, read_until_eof(s.get(), std::chrono::milliseconds(remaining_ms(deadline)))};
   } catch (const std::system_error& e) {
     if (e.code() != std::errc::connection_reset) throw;
-    return {{}, stream_end::reset};
+    return {source, {{}, stream_end::reset}};
   }
+}
+
+received read_after_connect(const endpoint& to, std::chrono::milliseconds timeout) {
+  return connect_and_read(to, timeout).reply;
 }
 
 stream_end trickle(int fd, const payload& p, std::size_t pieces, std::chrono::milliseconds interval,

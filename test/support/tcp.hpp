@@ -96,6 +96,9 @@ struct answer {
 // Reads until EOF (or reset, or timeout) and closes, as a client that has what it came for does:
 // a server that lingers until its peer closes (detourd's echo) is not kept waiting.
 answer read_answer_and_close(socket_fd client, std::chrono::milliseconds timeout = default_timeout);
+// read_after_connect() from a socket bound before it connects, so the answer names the client's
+// port even when detourd resets the connection before connect() returns.
+answer connect_and_read(const endpoint& to, std::chrono::milliseconds timeout = default_timeout);
 
 // Connects to `to` (an echo server, through detourd) and waits for `bytes` to come back: once it
 // returns, the connection is up end to end. Throws if they do not come back whole.

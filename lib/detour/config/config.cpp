@@ -1,6 +1,7 @@
 #include "detour/config/config.hpp"
 
 #include "detour/config/admin_section.hpp"
+#include "detour/config/access_log_section.hpp"
 #include "detour/config/intercept_section.hpp"
 #include "detour/config/routes_section.hpp"
 #include "detour/config/upstreams_section.hpp"
@@ -128,6 +129,7 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
   if (auto v = top.take("idle_timeout")) out.idle_timeout = read_duration(source_name, *v, "idle_timeout");
   if (auto v = top.take("drain_timeout")) out.drain_timeout = read_duration(source_name, *v, "drain_timeout");
   if (auto v = top.take("log")) read_log(source_name, *v, out);
+  if (auto v = top.take("access_log")) read_access_log(source_name, *v, out.access_log);
   if (auto v = top.take("intercept")) read_intercept(source_name, *v, out.intercept);
   // After connect_timeout (the upstreams' default) and before routes (which name upstreams).
   if (auto v = top.take("upstreams")) read_upstreams(source_name, *v, out.connect_timeout, out.upstreams);

@@ -113,6 +113,14 @@ struct admin_config {
   friend bool operator==(const admin_config&, const admin_config&) = default;
 };
 
+// Where the access log goes (section `access_log`): one JSON line per connection.
+struct access_log_config {
+  enum class target { off, standard_output, file };
+  target to = target::off;
+  std::string path;  // the file, for target::file
+  friend bool operator==(const access_log_config&, const access_log_config&) = default;
+};
+
 struct config {
   detour::mode mode = mode::direct;
   std::uint16_t port = 15001;
@@ -122,6 +130,7 @@ struct config {
   std::chrono::milliseconds idle_timeout{std::chrono::hours(1)};
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(5)};
   std::string log_level = "info";
+  access_log_config access_log;
   intercept_config intercept;
   std::vector<upstream_config> upstreams;  // in file order; route_action::upstream indexes it
   std::vector<route_rule> routes;

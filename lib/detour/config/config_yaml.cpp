@@ -152,6 +152,19 @@ std::string to_yaml(const config& c) {
   out << YAML::Key << "drain_timeout" << YAML::Value << duration_text(c.drain_timeout);
   out << YAML::Key << "log" << YAML::Value << YAML::BeginMap << YAML::Key << "level" << YAML::Value << c.log_level
       << YAML::EndMap;
+  out << YAML::Key << "access_log" << YAML::Value << YAML::BeginMap << YAML::Key << "path" << YAML::Value;
+  switch (c.access_log.to) {
+    case access_log_config::target::off:
+      out << "off";
+      break;
+    case access_log_config::target::standard_output:
+      out << "stdout";
+      break;
+    case access_log_config::target::file:
+      out << c.access_log.path;
+      break;
+  }
+  out << YAML::EndMap;
   emit_intercept(out, c.intercept);
   emit_upstreams(out, c.upstreams);
   emit_routes(out, c);

@@ -1,5 +1,6 @@
 #include "detour/daemon/run.hpp"
 
+#include "detour/access_log/access_log.hpp"
 #include "detour/admin/admin_server.hpp"
 #include "detour/admin/status_page.hpp"
 #include "detour/daemon/running_proxy.hpp"
@@ -70,7 +71,34 @@ sigset_t handled_signals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
   return set;
+}
+
+// Opened before any worker exists, so an unwritable path stops detourd before anything changes.
+std::unique_ptr<access_log::writer> open_access_log(const access_log_config& cfg) {
+  switch (cfg.to) {
+    case access_log_config::target::off:
+      return nullptr;
+    case access_log_config::target::standard_output:
+      return std::make_unique<access_log::writer>("");
+    case access_log_config::target::file:
+      break;
+  }
+  return std::make_unique<access_log::writer>(cfg.path);  // open_error: exit 1, naming the path
+}
+
+void reopen_access_log(access_log::writer* log) {
+  if (log == nullptr) {
+    spdlog::info("detourd: SIGUSR1: the access log is off; nothing to reopen");
+    return;
+  }
+  try {
+    log->reopen();
+    spdlog::info("detourd: SIGUSR1: reopened access log {}", log->name());
+  } catch (const access_log::open_error& e) {
+    spdlog::error("detourd: SIGUSR1: {}; still writing to the file opened before", e.what());
+  }
 }
 
 }  // namespace
@@ -84,6 +112,7 @@ int run(const config& cfg) {
 
   check_mark_privilege(cfg.mark);
   raise_descriptor_limit();
+  auto access_log = open_access_log(cfg.access_log);
 
   std::vector<tcp::endpoint> endpoints{{asio::ip::address_v4::any(), cfg.port}};
   if (ipv6_available()) {
@@ -99,6 +128,7 @@ int run(const config& cfg) {
   for (unsigned i = 0; i < count; ++i) {
     workers.push_back(std::make_unique<proxy::worker>(i, count, snapshot));
     for (const auto& endpoint : endpoints) workers.back()->listen(endpoint);
+    if (access_log) workers.back()->log_access_to(*access_log);
   }
 
   running_proxy proxy(workers, snapshot);
@@ -128,6 +158,10 @@ int run(const config& cfg) {
       spdlog::warn("detourd: SIGHUP: configuration reload is not supported yet; keeping the running config");
       continue;
     }
+    if (sig == SIGUSR1) {
+      reopen_access_log(access_log.get());
+      continue;
+    }
     if (sig == SIGTERM || sig == SIGINT) {
       spdlog::info("detourd: {} received; draining for up to {}ms", sig == SIGTERM ? "SIGTERM" : "SIGINT",
                    cfg.drain_timeout.count());
@@ -138,12 +172,15 @@ int run(const config& cfg) {
   sd_notify(0, "STOPPING=1");
   // Rules go before the listeners stop accepting, so no new connection is redirected to a port
   // that is about to close.
+  proxy.set_capture(nullptr);
   capture.reset();
 
   for (auto& w : workers) w->stop(cfg.drain_timeout);
   for (auto& w : workers) w->join();
   // After the drain, so that /ready answers 503 for as long as it lasts.
   if (admin_endpoint) admin_endpoint->stop();
+  // Every worker has handed over its last lines.
+  if (access_log) access_log->stop();
 
   proxy::stats total;
   for (const auto& w : workers) total.add(w->stats());

@@ -67,6 +67,7 @@ std::string running_proxy::metrics_text() {
   metrics::families out;
   const auto workers = worker_view();
   proxy::add_proxy_families(out, workers, *snapshot_);
+  std::unique_lock lock(capture_mutex_);
   if (capture_ != nullptr) {
     auto& packets = metrics::add_family(out, "detour_rule_packets_total",
                                         "Packets that matched each of detourd's nft rules (nat: the first of each "
@@ -84,11 +85,11 @@ std::string running_proxy::metrics_text() {
       spdlog::warn("admin: reading the rule counters: {}", e.what());
     }
   }
+  lock.unlock();
   auto& reloads = metrics::add_family(out, "detour_config_reloads_total", "Configuration reloads, by result.",
                                       prometheus::MetricType::Counter);
   metrics::add_value(reloads, {{"result", "success"}}, 0);
   metrics::add_value(reloads, {{"result", "error"}}, 0);
-  for (const auto& source : extra_) source(out);
   metrics::add_process_families(out, metrics::read_process());
   return metrics::to_text(out);
 }
@@ -143,7 +144,7 @@ json::object running_proxy::stats() {
           {"mode", to_string(cfg.mode)},
           {"port", cfg.port},
           {"workers", workers_.size()},
-          {"rules", {{"table", cfg.intercept.table}, {"installed", capture_ != nullptr}}},
+          {"rules", {{"table", cfg.intercept.table}, {"installed", rules_installed()}}},
           {"connections", {{"accepted", accepted}, {"active", active}}},
           {"bytes", {{"up", up}, {"down", down}}},
           {"results", std::move(by_result)},
@@ -173,7 +174,13 @@ bool running_proxy::reset_connection(std::uint64_t id) {
 
 std::string running_proxy::config_yaml() { return to_yaml(snapshot_->cfg); }
 
+bool running_proxy::rules_installed() {
+  std::lock_guard lock(capture_mutex_);
+  return capture_ != nullptr;
+}
+
 std::string running_proxy::rules_text() {
+  std::lock_guard lock(capture_mutex_);
   if (capture_ == nullptr) return "# no rules installed (intercept.enabled is false)\n";
   return rules::render_with_counters(capture_->plan(), rules::read_rule_counters(capture_->plan().table));
 }

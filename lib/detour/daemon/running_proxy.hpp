@@ -8,8 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace detour::daemon {
@@ -23,13 +23,15 @@ class running_proxy final : public admin::backend {
   running_proxy(std::vector<std::unique_ptr<proxy::worker>>& workers, proxy::snapshot_ptr snapshot);
 
   // The rules, once installed (the admin endpoint is bound before them, so that a taken admin
-  // port fails the start before anything is captured). Call before the admin server starts.
-  void set_capture(const rules::owned_table* capture) { capture_ = capture; }
+  // port fails the start before anything is captured), and nullptr before they are removed at the
+  // drain: the admin thread may be reading their counters meanwhile.
+  void set_capture(const rules::owned_table* capture) {
+    std::lock_guard lock(capture_mutex_);
+    capture_ = capture;
+  }
 
   // Ready once listeners are bound and rules installed; not ready again from the drain on.
   void set_ready(bool ready) { ready_.store(ready, std::memory_order_relaxed); }
-  // Extra families (the access log's drops): called at each scrape.
-  void add_families(std::function<void(metrics::families&)> source) { extra_.push_back(std::move(source)); }
 
   bool ready() const override { return ready_.load(std::memory_order_relaxed); }
   std::string metrics_text() override;
@@ -41,13 +43,14 @@ class running_proxy final : public admin::backend {
 
  private:
   std::vector<const proxy::worker*> worker_view() const;
+  bool rules_installed();
 
   std::vector<std::unique_ptr<proxy::worker>>& workers_;
   proxy::snapshot_ptr snapshot_;
-  const rules::owned_table* capture_ = nullptr;
+  std::mutex capture_mutex_;
+  const rules::owned_table* capture_ = nullptr;  // under capture_mutex_
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::atomic<bool> ready_{false};
-  std::vector<std::function<void(metrics::families&)>> extra_;
 };
 
 }  // namespace detour::daemon

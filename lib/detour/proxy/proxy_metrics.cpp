@@ -112,6 +112,9 @@ void add_proxy_families(metrics::families& out, std::span<const worker* const> w
   add_by_word(
       out, "detour_accept_errors_total", "Failed accepts, by errno.", "errno", std::to_array(accept_errno_words),
       workers, [](const worker& w) -> const auto& { return w.metrics().accept_errors; });
+  add_value(add_family(out, "detour_access_log_dropped_total",
+                       "Access log lines dropped because the writer could not keep up.", MetricType::Counter),
+            {}, total(workers, [](const worker& w) { return w.access_log_dropped(); }));
   add_value(
       add_family(out, "detour_pipes_in_use", "Kernel pipes held by relays with bytes in flight.", MetricType::Gauge),
       {}, total(workers, [](const worker& w) { return w.pipes().in_use().get(); }));

@@ -178,7 +178,8 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
       // Built before co_await: GCC 12 destroys a ?: temporary inside a co_await expression twice.
       auto line = decision.action.kind == route_kind::echo
                       ? echo::echo_line(record.source, record.local, record.original, record.original_error)
-                      : echo::echo_json(record.source, record.local, original, router.describe(decision));
+                      : echo::echo_json(record.source, record.local, original, router.route_name(decision),
+                                        router.action_name(decision.action));
       co_await answer(client, std::move(line));
       finish(record, outcome::echoed, owner);
       co_return;

@@ -107,6 +107,7 @@ std::string_view reason_label(const session_record& r, outcome how) {
 void finish(const session_record& r, outcome how, worker& owner) {
   count(r, how, owner.stats());
   measure(r, how, owner.metrics());
+  if (auto* log = owner.access_log()) log->add(r, how);
   const auto level = how == outcome::loop ? spdlog::level::warn : spdlog::level::info;
   // The endpoints are formatted only for a line that is written: with logging at warn, a relayed
   // connection costs no string at all here.

@@ -51,7 +51,11 @@ void worker::start() {
       },
       [this](int error) { metrics_.accept_errors[accept_errno_index(error)].add(); });
   spawn(context_, sweep_loop(), "worker");
-  thread_ = std::thread([this] { context_.run(); });
+  thread_ = std::thread([this] {
+    context_.run();
+    // The last sessions have ended: their lines go to the writer before the thread does.
+    if (access_log_) access_log_->flush();
+  });
 }
 
 asio::awaitable<void> worker::sweep_loop() {
@@ -81,6 +85,7 @@ void worker::stop(std::chrono::milliseconds drain) {
     stopping_ = true;
     listener_.close();
     sweep_timer_.cancel();
+    if (access_log_) access_log_->cancel_timer();
     if (sessions_.empty()) return;
     drain_timer_.expires_after(drain);
     drain_timer_.async_wait([this](const boost::system::error_code& ec) {

@@ -1,4 +1,5 @@
 #pragma once
+#include "detour/proxy/access_log_batch.hpp"
 #include "detour/proxy/connection_view.hpp"
 #include "detour/proxy/listener.hpp"
 #include "detour/proxy/session.hpp"
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <future>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -34,6 +36,8 @@ class worker {
 
   // Binds this worker's listener on `endpoint` (call before start()); throws listen_error.
   void listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  // Sessions that end on this worker write their access log lines to `to` (call before start()).
+  void log_access_to(access_log::writer& to) { access_log_.emplace(context_, to); }
   void start();
   // Thread-safe: stop accepting, let sessions finish for up to `drain`, then end the rest (a
   // relay is reset, a connect in flight is cancelled).
@@ -46,6 +50,10 @@ class worker {
   worker_metrics& metrics() { return metrics_; }
   const worker_metrics& metrics() const { return metrics_; }
   const relay::pipe_pool& pipes() const { return pipes_; }
+  // This worker's access log lines; nullptr when the access log is off.
+  access_log_batch* access_log() { return access_log_ ? &*access_log_ : nullptr; }
+  // Access log lines this worker dropped because the writer could not keep up.
+  std::uint64_t access_log_dropped() const { return access_log_ ? access_log_->dropped().get() : 0; }
   // The idle clock: advanced by the sweep, read by relays when bytes move.
   const std::uint64_t& tick() const { return tick_; }
   std::uint16_t listen_port() const { return listener_.port(); }
@@ -80,6 +88,7 @@ class worker {
   boost::intrusive::list<session_entry, boost::intrusive::constant_time_size<false>> sessions_;
   boost::asio::steady_timer sweep_timer_{context_};
   boost::asio::steady_timer drain_timer_{context_};
+  std::optional<access_log_batch> access_log_;
   std::chrono::milliseconds tick_period_;
   std::uint64_t tick_ = 0;
   bool stopping_ = false;

@@ -1,46 +1,16 @@
 // Every way a session can end goes through one place, finish() with the session's record: exactly
 // one log line and one count per connection, whichever path it took.
 #include "support/detourd_process.hpp"
+#include "support/held_socks5_server.hpp"
 #include "support/netns.hpp"
 #include "support/nft.hpp"
 #include "support/tcp.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <future>
-
 using namespace detour::test;
 
 namespace {
-
-// A SOCKS5 proxy that answers only when told to, with its replies and some early bytes in one
-// write: so a test can make the client go away between detourd's greeting and the proxy's answer.
-class held_socks5_server : public tcp_server {
- public:
-  explicit held_socks5_server(const endpoint& listen_at)
-      : tcp_server(listen_at, [this](int fd) { return serve(fd); }) {}
-
-  // Waits until detourd has sent its greeting.
-  bool wait_for_greeting() { return greeted_.get_future().wait_for(default_timeout) == std::future_status::ready; }
-  // Lets the proxy answer: method "no authentication", CONNECT succeeded, then "early".
-  void answer() { go_.set_value(); }
-
- private:
-  received_digest serve(int fd) {
-    if (read_exactly(fd, 3).bytes.size() != 3) return {};
-    greeted_.set_value();
-    if (go_.get_future().wait_for(default_timeout) != std::future_status::ready) return {};
-    // Method reply (no authentication), CONNECT reply (succeeded, bound 0.0.0.0:0), early bytes.
-    static constexpr char replies[] =
-        "\x05\x00\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00"
-        "early";
-    send_all(fd, std::string_view(replies, sizeof replies - 1));
-    return hash_until_eof(fd);
-  }
-
-  std::promise<void> greeted_;
-  std::promise<void> go_;
-};
 
 // Connects and reads until the stream ends; a reset during connect() counts as a reset.
 stream_end ending_of(const endpoint& destination) { return read_after_connect(destination).end; }

@@ -56,13 +56,14 @@ routes:
     CHECK(proxy.process().wait_for_output("connected to 10.77.0.2:"));
     CHECK(proxy.process().wait_for_output("connected to fd77::2:"));
   }
-  SECTION("a port picks echo json, which names the rule") {
+  SECTION("a port picks echo json, which names the route and its action") {
     auto client = connect_to(at("10.77.0.2", echo_port));
     auto got = read_until_eof(client.get());
     CHECK(got.end == stream_end::eof);
     auto source = local_endpoint_of(client.get());
     CHECK(got.bytes == fmt::format("{{\"source\":\"10.77.0.2:{}\",\"destination\":\"127.0.0.1:{}\","
-                                   "\"original_destination\":\"10.77.0.2:{}\",\"route\":\"route 2: echo json\"}}\n",
+                                   "\"original_destination\":\"10.77.0.2:{}\",\"route\":\"route 2\","
+                                   "\"action\":\"echo json\"}}\n",
                                    source.port(), ws.port, echo_port));
   }
   SECTION("an earlier reject wins over a later echo for the same port") {

@@ -25,6 +25,8 @@ TEST_CASE("the embedded default config has exactly the built-in defaults", "[con
   CHECK(embedded.idle_timeout == std::chrono::hours(1));
   CHECK(embedded.drain_timeout == defaults.drain_timeout);
   CHECK(embedded.log_level == "info");
+  CHECK(embedded.access_log.to == defaults.access_log.to);
+  CHECK(embedded.access_log.to == detour::access_log_config::target::off);
   CHECK(embedded.intercept.enabled);
   CHECK(embedded.intercept.table == "detour");
   CHECK(embedded.intercept.priority == defaults.intercept.priority);
@@ -83,7 +85,7 @@ TEST_CASE("a bad config names file, line, column, key and reason", "[config]") {
   SECTION("unknown top-level key") {
     CHECK(error_of("port: 1\nprot: 2\n") ==
           "detour.yaml:2:1: prot: unknown key (known: mode, port, workers, mark, connect_timeout, idle_timeout, "
-          "drain_timeout, log, intercept, upstreams, routes, admin)");
+          "drain_timeout, log, access_log, intercept, upstreams, routes, admin)");
   }
   SECTION("unknown nested key") {
     CHECK(error_of("intercept:\n  outbound:\n    port: [80]\n") ==

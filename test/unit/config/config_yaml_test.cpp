@@ -62,9 +62,12 @@ routes:
     action: {echo: json}
   - destinations: [198.51.100.0/24]
     action: echo
-  - destinations: [198.51.100.0/25]
+  - name: half
+    destinations: [198.51.100.0/25]
     action: direct
   - default: {upstream: corp}
+access_log:
+  path: /var/log/detour/access.log
 admin:
   listen: "[::1]:15999"
   allow_remote: false
