@@ -3,6 +3,8 @@
 # direct baseline, inside a network namespace of its own. See docs/BENCHMARKS.md.
 #
 #   sudo scripts/bench.sh [--quick] [--only NAME,...] [--detourd PATH] [--workers N] [--out DIR]
+#   sudo scripts/bench.sh --only detourd,detourd-b --workloads wrk_close --b-scrape 1
+#                                    (A/B: detourd-b's /metrics scraped every second, detourd's off)
 #
 # Everything (servers, nft redirect, proxies, clients) runs inside `ip netns add detour-bench-PID`;
 # the host's ruleset and addresses are never touched, and the namespace is deleted on every exit.
@@ -20,6 +22,10 @@ usage: scripts/bench.sh [options]            (run as root)
   --detourd PATH   detourd binary (default: build/daemon/detourd)
   --compare PATH   also run this second detourd binary as proxy `detourd-b` (A/B of a change in one
                    run, interleaved); add detourd-b to --only if --only is given
+  --scrape S       scrape detourd's GET /metrics every S seconds with curl during each load (the
+                   admin endpoint is `listen: off` otherwise, so "metrics off" is really off)
+  --b-scrape S     scrape only detourd-b every S seconds: with no --compare, detourd-b is the same
+                   binary, and the run is the A/B of metrics scraped against metrics off
   --workers N      scaling run: detourd workers N, HAProxy nbthread N, nothing pinned to a CPU
   --reps N         repetitions (default 3; median reported)
   --seconds N      duration of each iperf3/wrk load (default 5)
@@ -48,6 +54,8 @@ inner=0
 idle_count=""
 compare_bin=""
 trace=""
+scrape=0
+b_scrape=""
 
 while (($#)); do
   case $1 in
@@ -63,6 +71,8 @@ while (($#)); do
     --out) out=$2; shift ;;
     --no-install) install=0 ;;
     --trace) trace=$2; shift ;;
+    --scrape) scrape=$2; shift ;;
+    --b-scrape) b_scrape=$2; shift ;;
     --inner) inner=1 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -82,7 +92,12 @@ if [[ -z $out ]]; then
 fi
 detourd_bin=$(realpath -m "$detourd_bin")
 out=$(realpath -m "$out")
+if [[ -n $b_scrape && -z $compare_bin ]] && ((!inner)); then compare_bin=$detourd_bin; fi
 [[ -z $compare_bin ]] || compare_bin=$(realpath -m "$compare_bin")
+b_scrape=${b_scrape:-$scrape}
+for interval in "$scrape" "$b_scrape"; do
+  [[ $interval =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "bench: --scrape and --b-scrape take seconds, not $interval" >&2; exit 2; }
+done
 
 # Addresses and ports inside the namespace. The servers live on a bridge with no ports (this
 # kernel has no `dummy` driver); a bridge's own addresses are local like any other.
@@ -106,7 +121,7 @@ if ((!inner)); then
 
   declare -A need=([haproxy]=haproxy [redsocks]=redsocks [microsocks]=microsocks [nginx]=nginx-light
                    [iperf3]=iperf3 [wrk]=wrk [gnuplot]=gnuplot-nox [python3]=python3 [nft]=nftables
-                   [taskset]=util-linux [setpriv]=util-linux [ss]=iproute2)
+                   [taskset]=util-linux [setpriv]=util-linux [ss]=iproute2 [curl]=curl)
   missing=()
   for tool in "${!need[@]}"; do
     command -v "$tool" >/dev/null || missing+=("${need[$tool]}")
@@ -162,7 +177,8 @@ exit 101
   log "namespace $ns, results in $out"
   ip netns exec "$ns" env BENCH_NS="$ns" bash "${BASH_SOURCE[0]}" --inner --only "$only" \
     --workloads "$workloads" --detourd "$detourd_bin" --compare "$compare_bin" --workers "$workers" --reps "$reps" \
-    --seconds "$seconds" --idle "$idle_count" --out "$out" --trace "$trace" "${quick_flag[@]}"
+    --seconds "$seconds" --idle "$idle_count" --out "$out" --trace "$trace" --scrape "$scrape" \
+    --b-scrape "$b_scrape" "${quick_flag[@]}"
   exit 0
 fi
 
@@ -323,6 +339,7 @@ EOF
       redirect "meta skuid nobody"
       ;;
     detourd | detourd-b)
+      scrape_every=$([[ $name == detourd ]] && echo "$scrape" || echo "$b_scrape")
       cat >"$work/detour.yaml" <<EOF
 mode: direct
 port: $proxy_port
@@ -330,15 +347,49 @@ workers: $threads
 mark: $mark
 log: {level: warn}
 intercept: {enabled: false}
+admin: {listen: $(scraping && echo "\"127.0.0.1:$admin_port\"" || echo off)}
 EOF
       "${pin_proxy[@]}" "${wrap[@]}" "$([[ $name == detourd ]] && echo "$detourd_bin" || echo "$compare_bin")" \
         run -c "$work/detour.yaml" 2>>"$work/detourd.log" &
       proxy_pids+=($!)
       redirect "meta mark $mark"
+      ! scraping || wait_listen "$admin_port" $((${#wrap[@]} ? 60 : 5)) || return 1
       ;;
     *) die "unknown proxy $name" ;;
   esac
   wait_listen "$proxy_port" $((${#wrap[@]} ? 60 : 5))
+}
+
+scraping() { awk -v s="$scrape_every" 'BEGIN { exit !(s > 0) }'; }
+
+# Scrapes GET /metrics every $scrape_every seconds until stopped, one line per scrape in
+# $work/scrapes: curl's exit status and the HTTP status. Bounded by the longest workload (120 s).
+start_scraper() {
+  scraper=""
+  : >"$work/scrapes"
+  scraping || return 0
+  (
+    deadline=$((SECONDS + 120))
+    while ((SECONDS < deadline)); do
+      status=0
+      code=$("${pin_load[@]}" curl -sS -o /dev/null --max-time 2 -w '%{http_code}' \
+        "http://127.0.0.1:$admin_port/metrics" 2>/dev/null) || status=$?
+      echo "$status $code" >>"$work/scrapes"
+      sleep "$scrape_every"
+    done
+  ) &
+  scraper=$!
+}
+
+# Stops the scraper; says how many scrapes were answered, and fails if any was not.
+stop_scraper() {
+  [[ -n $scraper ]] || return 0
+  stop_pids "$scraper"
+  local total answered
+  total=$(wc -l <"$work/scrapes")
+  answered=$(grep -cx '0 200' "$work/scrapes" || true)
+  log "  $1: $answered of $total scrapes of /metrics answered 200"
+  ((total > 0 && answered == total))
 }
 
 stop_proxy() {
@@ -409,6 +460,8 @@ measure() {  # proxy workload index: one measurement with a fresh proxy; prints 
   # on its port for a minute, and a proxy that probes its port without SO_REUSEADDR (detourd's
   # "port already in use" check) would refuse to start.
   proxy_port=$((15001 + $3 % 500))
+  admin_port=$((15501 + $3 % 500))
+  scrape_every=0
   local status=0 value="" tracer=""
   if ! start_proxy "$proxy"; then
     stop_proxy
@@ -421,6 +474,7 @@ measure() {  # proxy workload index: one measurement with a fresh proxy; prints 
   fi
   local ticks_before started=$EPOCHREALTIME
   ticks_before=$(cpu_ticks "${proxy_pids[@]}")
+  start_scraper
   case $workload in
     iperf1) value=$(run_iperf 1) || status=$? ;;
     iperf8) value=$(run_iperf 8) || status=$? ;;
@@ -429,6 +483,7 @@ measure() {  # proxy workload index: one measurement with a fresh proxy; prints 
     idle_rss) value=$(run_idle) || status=$? ;;
     latency) value=$(run_latency) || status=$? ;;
   esac
+  stop_scraper "$proxy $workload" || status=1
   if ((${#proxy_pids[@]})); then
     # How busy the proxy was: near 100% means it was the bottleneck, well below means the load
     # generators (on the other CPU) were, and the proxy only added latency.
@@ -480,6 +535,9 @@ if ((workers)); then
   title+=", detourd workers $workers vs HAProxy nbthread $workers, no pinning"
 else
   title+=", 1 worker / nbthread 1, proxy on CPU 0, load on CPU 1"
+fi
+if [[ $scrape != 0 || $b_scrape != 0 ]]; then
+  title+=", /metrics scraped every ${scrape}s on detourd, ${b_scrape}s on detourd-b (0: admin endpoint off)"
 fi
 "$python" "$script_dir/bench/report.py" "$raw" "$out/results.md" "$out/ratios.dat" "$title"
 {

@@ -5,6 +5,7 @@
 #include "support/browser.hpp"
 #include "support/canned_http_server.hpp"
 #include "support/netns.hpp"
+#include "support/page_dom.hpp"
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
@@ -12,7 +13,6 @@
 
 #include <algorithm>
 #include <array>
-#include <fstream>
 #include <regex>
 
 using namespace detour::test;
@@ -100,27 +100,6 @@ struct status_page_server {
   }
 };
 
-// The part of `dom` from the element with id `id` to the end of its table (or section).
-std::string part(const std::string& dom, std::string_view id) {
-  auto start = dom.find(fmt::format("id=\"{}\"", id));
-  REQUIRE(start != std::string::npos);
-  auto end = dom.find("</table>", start);
-  auto section_end = dom.find("</section>", start);
-  return dom.substr(start, std::min(end, section_end) - start);
-}
-
-// The text of every element in `html` whose data-field is `field`, in document order.
-std::vector<std::string> fields(const std::string& html, std::string_view field) {
-  std::regex cell(fmt::format("data-field=\"{}\"[^>]*>([^<]*)<", field));
-  std::vector<std::string> out;
-  for (auto it = std::sregex_iterator(html.begin(), html.end(), cell); it != std::sregex_iterator(); ++it) {
-    out.push_back((*it)[1]);
-  }
-  return out;
-}
-
-using texts = std::vector<std::string>;
-
 // How many corners the first `direction` ("up", "down") line of a chart in `html` has.
 std::size_t step_corners(const std::string& html, std::string_view direction) {
   std::smatch line;
@@ -128,13 +107,6 @@ std::size_t step_corners(const std::string& html, std::string_view direction) {
       std::regex_search(html, line, std::regex(fmt::format("<polyline class=\"{}\" points=\"([^\"]*)\"", direction))));
   std::string points = line[1];
   return static_cast<std::size_t>(std::count(points.begin(), points.end(), ','));
-}
-
-bool is_png(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::string magic(8, '\0');
-  in.read(magic.data(), static_cast<std::streamsize>(magic.size()));
-  return in && magic == "\x89PNG\r\n\x1a\n" && std::filesystem::file_size(file) > 10000;
 }
 
 }  // namespace
