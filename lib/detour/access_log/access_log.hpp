@@ -22,7 +22,7 @@ class open_error : public detour::error {
 // so one worker's lines keep their order. Everything submitted before stop() is written.
 class writer {
  public:
-  static constexpr std::size_t default_queue_limit = 8 * 1024 * 1024;
+  static constexpr std::size_t default_queue_limit = std::size_t{8} * 1024 * 1024;
 
   // Appends to `path` (created with mode 0640), or to standard output when `path` is empty.
   // Throws open_error. Batches that arrive while `queue_limit` bytes are already waiting are

@@ -55,7 +55,7 @@ boost::asio::awaitable<reply> exchange(tcp::endpoint to, http::verb method, std:
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   // A connection table of a busy proxy is large, but not this large.
-  parser.body_limit(64 * 1024 * 1024);
+  parser.body_limit(std::uint64_t{64} * 1024 * 1024);
   auto [read_error, read] = co_await http::async_read(stream, buffer, parser, use_tuple);
   if (write_error || read_error) {
     throw admin_error(fmt::format("the admin endpoint at {} did not answer: {}", where,

@@ -52,7 +52,7 @@ asio::awaitable<void> linger(beast::tcp_stream& stream) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream.expires_after(std::chrono::seconds(1));
   std::array<char, 4096> scratch{};
-  for (std::size_t drained = 0; drained < 64 * 1024;) {
+  for (std::size_t drained = 0; drained < std::size_t{64} * 1024;) {
     auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), use_tuple);
     if (ec) break;
     drained += n;

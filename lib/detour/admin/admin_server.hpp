@@ -19,8 +19,8 @@ namespace detour::admin {
 // deadline covers a whole request's arrival, so a client sending a byte a second cannot hold a
 // slot, and the cap bounds the slots.
 struct server_limits {
-  std::size_t header_bytes = 8 * 1024;
-  std::size_t body_bytes = 4 * 1024;
+  std::size_t header_bytes = std::size_t{8} * 1024;
+  std::size_t body_bytes = std::size_t{4} * 1024;
   std::chrono::milliseconds request_timeout{std::chrono::seconds(5)};
   std::size_t max_connections = 64;
 };

@@ -4,6 +4,7 @@
 
 #include <limits>
 #include <sstream>
+#include <vector>
 
 namespace detour::metrics {
 
@@ -48,7 +49,7 @@ void histogram_total::add_to(prometheus::MetricFamily& family, labels l) const {
 
 std::string to_text(const families& all) {
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, all);
+  prometheus::TextSerializer().Serialize(out, std::vector<prometheus::MetricFamily>(all.begin(), all.end()));
   return out.str();
 }
 

@@ -6,6 +6,7 @@
 #include <prometheus/metric_type.h>
 
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <string>
 #include <vector>
@@ -14,10 +15,12 @@
 // plain single-writer counters, and only a scrape allocates, adds up and formats.
 namespace detour::metrics {
 
-using families = std::vector<prometheus::MetricFamily>;
+// A deque, not a vector: add_family() hands out references that a scrape keeps filling while it
+// adds the next families, and a deque's push_back never moves the elements already in it.
+using families = std::deque<prometheus::MetricFamily>;
 using labels = std::vector<prometheus::ClientMetric::Label>;
 
-// Appends an empty family and returns it.
+// Appends an empty family and returns it; the reference stays valid as more families are added.
 prometheus::MetricFamily& add_family(families& out, std::string name, std::string help, prometheus::MetricType type);
 // One sample of a counter or gauge family.
 void add_value(prometheus::MetricFamily& family, labels l, double value);

@@ -20,7 +20,7 @@ namespace detour::proxy {
 // and its lines counted.
 class access_log_batch {
  public:
-  static constexpr std::size_t default_flush_bytes = 64 * 1024;
+  static constexpr std::size_t default_flush_bytes = std::size_t{64} * 1024;
   static constexpr std::chrono::milliseconds default_flush_after{100};
 
   access_log_batch(boost::asio::io_context& context, access_log::writer& to,

@@ -2,6 +2,7 @@
 // and that no client, however broken, slow or numerous, stops it from answering the next one.
 #include "detour/admin/admin_error.hpp"
 #include "support/admin_http.hpp"
+#include "support/broken_requests.hpp"
 #include "support/deadline.hpp"
 #include "support/netns.hpp"
 #include "support/tcp.hpp"
@@ -11,8 +12,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 
-#include <random>
-
 using namespace detour::test;
 namespace http = boost::beast::http;
 
@@ -20,30 +19,7 @@ namespace {
 
 std::string header(const detour::admin::response& res, http::field field) { return std::string(res[field]); }
 
-// Sends what it can: a server that refuses a request may close before all of it has gone.
-void send_until_refused(int fd, std::string_view bytes) {
-  try {
-    send_all(fd, bytes, 10s);
-  } catch (const std::system_error&) {
-  }
-}
-
-// One raw exchange: `bytes` on a fresh connection, the write side closed, everything read back.
-received raw_exchange(const endpoint& to, std::string_view bytes) {
-  auto s = connect_to(to);
-  send_until_refused(s.get(), bytes);
-  ::shutdown(s.get(), SHUT_WR);
-  return read_until_eof(s.get(), 10s);
-}
-
-bool healthy(const served_admin& admin) {
-  try {
-    auto res = admin.get("/healthz");
-    return res.result() == http::status::ok && res.body() == "ok\n";
-  } catch (const detour::admin::admin_error&) {
-    return false;
-  }
-}
+bool healthy(const served_admin& admin) { return answers_healthz(admin.server.local_endpoint()); }
 
 }  // namespace
 
@@ -184,38 +160,10 @@ TEST_CASE("the admin endpoint keeps a connection alive for the next request", "[
 TEST_CASE("1000 garbage and oversized requests leave the admin endpoint answering", "[admin]") {
   enter_new_netns();
   served_admin admin;
-  const auto to = admin.server.local_endpoint();
-  std::mt19937 random(9);  // fixed: a failure must be reproducible
-  std::size_t answered_4xx = 0;
-  std::size_t hung = 0;
-  const std::string huge_header = "GET / HTTP/1.1\r\nX-Huge: " + std::string(1024 * 1024, 'h') + "\r\n\r\n";
-  for (int i = 0; i < 1000; ++i) {
-    std::string bytes;
-    switch (i % 5) {
-      case 0:
-        bytes.resize(1 + random() % 2048);
-        for (auto& c : bytes) c = static_cast<char>(random());
-        break;
-      case 1:
-        bytes = "GET /stats\r\nHost: x\r\n\r\n";
-        break;
-      case 2:
-        bytes = "\r\n\r\nGET / HTTP/9.9\r\n\r\n";
-        break;
-      case 3:
-        bytes = "GET /" + std::string(20000, 'a') + " HTTP/1.1\r\n\r\n";
-        break;
-      default:
-        // A megabyte only every 20th time: the point is the bound, not the loopback's bandwidth.
-        bytes = i % 20 == 4 ? huge_header : "GET / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n";
-    }
-    auto got = raw_exchange(to, bytes);
-    if (got.end == stream_end::timeout) ++hung;
-    if (got.bytes.starts_with("HTTP/1.1 4")) ++answered_4xx;
-  }
-  CHECK(hung == 0);
+  auto outcome = send_broken_requests(admin.server.local_endpoint(), 1000);
+  CHECK(outcome.hung == 0);
   // Every request but some random ones is recognisably broken, and is told so.
-  CHECK(answered_4xx >= 800);
+  CHECK(outcome.answered_4xx >= 800);
   CHECK(healthy(admin));
 }
 

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <string>
 
 using detour::metrics::families;
 using detour::metrics::histogram;
@@ -74,4 +75,16 @@ TEST_CASE("this process's figures are read from /proc", "[metrics]") {
   CHECK(p.max_fds >= p.open_fds);
   CHECK(p.resident_bytes > 0);
   CHECK(p.start_time_seconds > 1'600'000'000);
+}
+
+TEST_CASE("a family filled after others were added still shows its samples", "[metrics]") {
+  detour::metrics::families out;
+  auto& first = detour::metrics::add_family(out, "first_total", "The first family.", prometheus::MetricType::Counter);
+  // Enough later families that a growing array would have moved the first one several times.
+  for (int i = 0; i < 40; ++i)
+    detour::metrics::add_family(out, "later_" + std::to_string(i), "A later family.", prometheus::MetricType::Gauge);
+  detour::metrics::add_value(first, {{"kind", "late"}}, 7);
+  auto text = detour::metrics::to_text(out);
+  CHECK_THAT(text, Catch::StartsWith("# HELP first_total The first family.\n# TYPE first_total counter\n"
+                                     "first_total{kind=\"late\"} 7\n"));
 }
