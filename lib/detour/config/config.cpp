@@ -1,7 +1,7 @@
 #include "detour/config/config.hpp"
 
-#include "detour/config/admin_section.hpp"
 #include "detour/config/access_log_section.hpp"
+#include "detour/config/admin_section.hpp"
 #include "detour/config/intercept_section.hpp"
 #include "detour/config/routes_section.hpp"
 #include "detour/config/upstreams_section.hpp"
