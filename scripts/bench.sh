@@ -340,6 +340,8 @@ EOF
       ;;
     detourd | detourd-b)
       scrape_every=$([[ $name == detourd ]] && echo "$scrape" || echo "$b_scrape")
+      local bin
+      bin=$([[ $name == detourd ]] && echo "$detourd_bin" || echo "$compare_bin")
       cat >"$work/detour.yaml" <<EOF
 mode: direct
 port: $proxy_port
@@ -347,10 +349,13 @@ workers: $threads
 mark: $mark
 log: {level: warn}
 intercept: {enabled: false}
-admin: {listen: $(scraping && echo "\"127.0.0.1:$admin_port\"" || echo off)}
 EOF
-      "${pin_proxy[@]}" "${wrap[@]}" "$([[ $name == detourd ]] && echo "$detourd_bin" || echo "$compare_bin")" \
-        run -c "$work/detour.yaml" 2>>"$work/detourd.log" &
+      # A detourd from before the admin endpoint (an A/B against an older commit) knows no `admin`
+      # key and has no endpoint to turn off.
+      if scraping || has_admin_section "$bin"; then
+        echo "admin: {listen: $(scraping && echo "\"127.0.0.1:$admin_port\"" || echo off)}" >>"$work/detour.yaml"
+      fi
+      "${pin_proxy[@]}" "${wrap[@]}" "$bin" run -c "$work/detour.yaml" 2>>"$work/detourd.log" &
       proxy_pids+=($!)
       redirect "meta mark $mark"
       ! scraping || wait_listen "$admin_port" $((${#wrap[@]} ? 60 : 5)) || return 1
@@ -452,6 +457,11 @@ cpu_ticks() {  # pid...: user+system clock ticks used so far by these processes 
     total=$((total + fields[11] + fields[12]))
   done
   echo "$total"
+}
+
+has_admin_section() {  # detourd binary: whether its config has the `admin` section
+  printf 'admin: {listen: off}\n' >"$work/probe.yaml"
+  "$1" check -c "$work/probe.yaml" >/dev/null 2>&1
 }
 
 measure() {  # proxy workload index: one measurement with a fresh proxy; prints the figure
