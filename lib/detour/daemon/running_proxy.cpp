@@ -46,7 +46,7 @@ json::object to_json(const proxy::connection_view& v) {
 void add_results(const proxy::closed_counters& closed, std::array<std::uint64_t, std::size(proxy::result_words)>& out) {
   for (std::size_t res = 0; res < out.size(); ++res) {
     for (std::size_t why = 0; why < std::size(proxy::reason_words); ++why) {
-      out[res] += closed.by_result_reason[res * std::size(proxy::reason_words) + why].get();
+      out[res] += closed.get(res, why);
     }
   }
 }
@@ -124,9 +124,8 @@ json::object running_proxy::stats() {
     active += route_active;
     up += route_up;
     down += route_down;
-    const auto& action = r + 1 < names.size() ? cfg.routes[r].action : cfg.default_action();
     routes.push_back(json::object{{"name", names[r]},
-                                  {"action", router.action_name(action)},
+                                  {"action", router.action_name(router.route_action_of(r))},
                                   {"active", route_active},
                                   {"closed", route_closed},
                                   {"bytes_up", route_up},

@@ -28,15 +28,13 @@ void add_value(prometheus::MetricFamily& family, labels l, double value) {
 
 void histogram_total::add(const histogram& h) {
   for (std::size_t i = 0; i < buckets_.size(); ++i) buckets_[i] += h.bucket(i);
-  count_ += h.count();
   sum_ += h.sum();
 }
 
 void histogram_total::add_to(prometheus::MetricFamily& family, labels l) const {
   auto& m = family.metric.emplace_back();
   m.label = std::move(l);
-  // The count is the buckets' total rather than count_: a scrape racing an observation must not
-  // show a +Inf bucket that disagrees with _count.
+  // The count is the buckets' total, so _count and the +Inf bucket always agree.
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < buckets_.size(); ++i) {
     cumulative += buckets_[i];

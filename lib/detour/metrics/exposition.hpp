@@ -31,12 +31,10 @@ class histogram_total {
   explicit histogram_total(std::span<const double> bounds) : bounds_(bounds), buckets_(bounds.size() + 1) {}
   void add(const histogram& h);
   void add_to(prometheus::MetricFamily& family, labels l) const;
-  std::uint64_t count() const { return count_; }
 
  private:
   std::span<const double> bounds_;
   std::vector<std::uint64_t> buckets_;
-  std::uint64_t count_ = 0;
   double sum_ = 0;
 };
 

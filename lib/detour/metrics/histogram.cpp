@@ -9,7 +9,6 @@ histogram::histogram(std::span<const double> bounds) : bounds_(bounds), buckets_
 void histogram::observe(double value) {
   const auto i = static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
   buckets_[i].add();
-  count_.add();
   sum_.store(sum_.load(std::memory_order_relaxed) + value, std::memory_order_relaxed);
 }
 

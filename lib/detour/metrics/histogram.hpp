@@ -22,13 +22,11 @@ class histogram {
   std::span<const double> bounds() const { return bounds_; }
   // Observations in bucket i (bounds()[i-1] < v <= bounds()[i]); i == bounds().size() is +Inf.
   std::uint64_t bucket(std::size_t i) const { return buckets_[i].get(); }
-  std::uint64_t count() const { return count_.get(); }
   double sum() const { return sum_.load(std::memory_order_relaxed); }
 
  private:
   std::span<const double> bounds_;
-  std::vector<counter> buckets_;
-  counter count_;
+  std::vector<counter> buckets_;  // their sum is the count: one store per observation fewer
   std::atomic<double> sum_{0};
 };
 

@@ -27,8 +27,7 @@ void add_closed(prometheus::MetricFamily& f, std::span<const worker* const> work
                 auto closed_of) {
   for (std::size_t res = 0; res < std::size(result_words); ++res) {
     for (std::size_t why = 0; why < std::size(reason_words); ++why) {
-      const auto i = res * std::size(reason_words) + why;
-      const double n = total(workers, [&](const worker& w) { return closed_of(w).by_result_reason[i].get(); });
+      const double n = total(workers, [&](const worker& w) { return closed_of(w).get(res, why); });
       if (n == 0) continue;
       metrics::labels l;
       if (route != nullptr) l.push_back({"route", *route});

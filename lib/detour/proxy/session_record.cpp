@@ -10,15 +10,15 @@ namespace detour::proxy {
 
 namespace {
 
-std::string seconds_since(session_record::clock::time_point start) {
-  return fmt::format("{:.3f}s", std::chrono::duration<double>(session_record::clock::now() - start).count());
+double seconds(session_record::clock::time_point from, session_record::clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
 }
 
 // The Prometheus side: by route, result and reason; upstream failures; refusals; the duration.
-void measure(const session_record& r, outcome how, worker_metrics& m) {
+void measure(const session_record& r, outcome how, double lifetime, worker_metrics& m) {
   const auto result = result_of(how);
   const auto reason = reason_label(r, how);
-  m.duration_seconds.observe(std::chrono::duration<double>(session_record::clock::now() - r.start).count());
+  m.duration_seconds.observe(lifetime);
   if (!r.decision) {
     m.unrouted_closed.add(result, reason);
     m.refused[word_index(refused_words, reason)].add();
@@ -106,7 +106,9 @@ std::string_view reason_label(const session_record& r, outcome how) {
 
 void finish(const session_record& r, outcome how, worker& owner) {
   count(r, how, owner.stats());
-  measure(r, how, owner.metrics());
+  // One clock read for the histogram and the log line.
+  const auto lifetime = seconds(r.start, session_record::clock::now());
+  measure(r, how, lifetime, owner.metrics());
   if (auto* log = owner.access_log()) log->add(r, how);
   const auto level = how == outcome::loop ? spdlog::level::warn : spdlog::level::info;
   // The endpoints are formatted only for a line that is written: with logging at warn, a relayed
@@ -134,16 +136,16 @@ void finish(const session_record& r, outcome how, worker& owner) {
                    r.decision ? " (" + route() + ")" : std::string());
       return;
     case outcome::connect_failed:
-      spdlog::info("session: [{} -> {}] {} connect failed: {} {}", source, destination, r.via, r.reason,
-                   seconds_since(r.start));
+      spdlog::info("session: [{} -> {}] {} connect failed: {} {:.3f}s", source, destination, r.via, r.reason, lifetime);
       return;
     case outcome::early_data_failed:
-      spdlog::info("session: [{} -> {}] {} failed before relaying: writing the proxy's early data to the client: {} {}",
-                   source, destination, r.via, r.reason, seconds_since(r.start));
+      spdlog::info(
+          "session: [{} -> {}] {} failed before relaying: writing the proxy's early data to the client: {} {:.3f}s",
+          source, destination, r.via, r.reason, lifetime);
       return;
     case outcome::relayed:
-      spdlog::info("session: [{} -> {}] {} closed up={} down={} {} reason={}", source, destination, r.via, r.bytes_up,
-                   r.bytes_down, seconds_since(r.start), r.reason);
+      spdlog::info("session: [{} -> {}] {} closed up={} down={} {:.3f}s reason={}", source, destination, r.via,
+                   r.bytes_up, r.bytes_down, lifetime, r.reason);
       return;
   }
 }

@@ -35,9 +35,14 @@ std::size_t accept_errno_index(int error);
 struct closed_counters {
   std::array<metrics::counter, std::size(result_words) * std::size(reason_words)> by_result_reason;
 
+  static constexpr std::size_t index(std::size_t result, std::size_t reason) {
+    return result * std::size(reason_words) + reason;
+  }
   void add(std::string_view result, std::string_view reason) {
-    by_result_reason[word_index(result_words, result) * std::size(reason_words) + word_index(reason_words, reason)]
-        .add();
+    by_result_reason[index(word_index(result_words, result), word_index(reason_words, reason))].add();
+  }
+  std::uint64_t get(std::size_t result, std::size_t reason) const {
+    return by_result_reason[index(result, reason)].get();
   }
 };
 

@@ -55,6 +55,10 @@ class router {
   const std::string& route_name(const route_decision& decision) const;
   // For logs: "corp: upstream corp", "route 3: reject", "default: direct".
   std::string describe(const route_decision& decision) const;
+  // The action of route `i` in route_names() order (the last is the default's).
+  const route_action& route_action_of(std::size_t i) const {
+    return i < actions_.size() ? actions_[i] : default_action_;
+  }
   // Every route's name in order, then "default": the label values metrics may take.
   const std::vector<std::string>& route_names() const { return names_; }
 

@@ -58,6 +58,8 @@ TEST_CASE("the first matching rule decides, even when a later one is more specif
   CHECK(r.describe(r.decide(client, ep("192.0.2.77", 443))) == "route 3: upstream office");
   // A named rule keeps its name; the others are named by their place.
   CHECK(r.route_names() == std::vector<std::string>{"route 1", "inner", "route 3", "default"});
+  CHECK(r.route_action_of(1) == direct);
+  CHECK(r.route_action_of(3) == echo);
   CHECK(r.decide(client, ep("11.0.0.1", 443)).action == echo);
   CHECK_FALSE(r.decide(client, ep("11.0.0.1", 443)).rule);
 
