@@ -65,17 +65,17 @@ int main(int argc, char** argv) {
 
   std::string config_path;
   std::optional<std::string> mode_override;
-  std::optional<std::uint16_t> port_override;
-  std::optional<unsigned> workers_override;
+  detour::daemon::run_options run_options;
 
   auto* run = app.add_subcommand("run", "Run the proxy (the default).");
   run->add_option("-c,--config", config_path, "YAML configuration file (default: the built-in configuration)")
       ->check(CLI::ExistingFile);
   run->add_option("--mode", mode_override, "Override `mode`: direct, echo or reject")
       ->check(CLI::IsMember({"direct", "echo", "reject"}));
-  run->add_option("--port", port_override, "Override `port`: the port redirected connections arrive at")
+  run->add_option("--port", run_options.port_override, "Override `port`: the port redirected connections arrive at")
       ->check(CLI::Range(1, 65535));
-  run->add_option("--workers", workers_override, "Override `workers`: worker threads (default: one per CPU)")
+  run->add_option("--workers", run_options.workers_override,
+                  "Override `workers`: worker threads (default: one per CPU)")
       ->check(CLI::Range(1, 1024));
 
   auto* check = app.add_subcommand("check", "Validate a configuration file and exit 0 (valid) or 1.");
@@ -139,12 +139,11 @@ int main(int argc, char** argv) {
       if (status->parsed()) return detour::admin::status_command(target, json, std::cout, std::cerr);
       return detour::admin::connections_command(target, route_filter, json, std::cout, std::cerr);
     }
-    auto cfg = load(config_path);
-    if (mode_override) cfg.mode = *detour::parse_mode(*mode_override);
-    if (port_override) cfg.port = *port_override;
-    if (workers_override) cfg.workers = *workers_override;
+    run_options.config_path = config_path;
+    if (mode_override) run_options.mode_override = *detour::parse_mode(*mode_override);
+    auto cfg = detour::daemon::load_run_config(run_options);
     setup_logging(cfg.log_level);
-    return detour::daemon::run(cfg);
+    return detour::daemon::run(run_options, cfg);
   } catch (const detour::error& e) {
     std::fprintf(stderr, "detourd: %s\n", e.what());
     return 1;

@@ -25,8 +25,10 @@ int open_for_append(const std::string& path) {
 }  // namespace
 
 writer::writer(std::string path, std::size_t queue_limit)
-    : path_(std::move(path)), queue_limit_(queue_limit), fd_(path_.empty() ? STDOUT_FILENO : open_for_append(path_)) {
-  thread_ = std::thread([this] { run(); });
+    : path_(std::move(path)), queue_limit_(queue_limit), fd_(path_.empty() ? STDOUT_FILENO : open_for_append(path_)) {}
+
+void writer::start() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
 }
 
 writer::~writer() {
@@ -66,7 +68,11 @@ void writer::stop() {
     stopping_ = true;
   }
   wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+  } else {
+    run();  // never started: what was queued is written here, and run() returns once it is
+  }
 }
 
 void writer::run() {

@@ -25,13 +25,17 @@ class writer {
   static constexpr std::size_t default_queue_limit = std::size_t{8} * 1024 * 1024;
 
   // Appends to `path` (created with mode 0640), or to standard output when `path` is empty.
-  // Throws open_error. Batches that arrive while `queue_limit` bytes are already waiting are
-  // refused, so a disk that cannot keep up costs lines, never memory or a blocked worker.
+  // Throws open_error. The file is opened here and written from start() on: detourd opens it
+  // while it may still be root and starts the thread once privileges are dropped, since a thread
+  // created before the drop would keep the capabilities. Batches that arrive while `queue_limit` bytes are already
+  // waiting are refused, so a disk that cannot keep up costs lines, never memory or a blocked worker.
   explicit writer(std::string path, std::size_t queue_limit = default_queue_limit);
   ~writer();
   writer(const writer&) = delete;
   writer& operator=(const writer&) = delete;
 
+  // Starts the writing thread; lines submitted before it wait for it. Idempotent.
+  void start();
   // Thread-safe. Takes `lines` (whole lines, each ending in '\n') unless the queue is over its
   // limit: then returns false and leaves `lines` as it was, for the caller to count and drop.
   bool submit(std::string&& lines);
@@ -39,7 +43,8 @@ class writer {
   // submitted after it returns go to the new file; those before, to the old one. Throws
   // open_error, and then the old file stays in use. Does nothing for standard output.
   void reopen();
-  // Writes everything queued, then ends the thread. Idempotent; the destructor calls it.
+  // Writes everything queued, then ends the thread (or writes it here if start() was never
+  // called). Idempotent; the destructor calls it.
   void stop();
 
   // "stdout", or the file's path.

@@ -103,7 +103,16 @@ void reopen_access_log(access_log::writer* log) {
 
 }  // namespace
 
-int run(const config& cfg) {
+config load_run_config(const run_options& options) {
+  auto cfg = options.config_path.empty() ? default_config() : load_config_file(options.config_path);
+  if (options.mode_override) cfg.mode = *options.mode_override;
+  if (options.port_override) cfg.port = *options.port_override;
+  if (options.workers_override) cfg.workers = *options.workers_override;
+  return cfg;
+}
+
+int run(const run_options& options, const config& cfg) {
+  (void)options;
   // Blocked before any thread exists, so every worker inherits the mask and only sigwaitinfo below
   // ever sees these signals.
   auto signals = handled_signals();
@@ -140,6 +149,8 @@ int run(const config& cfg) {
   auto capture = rules::install_owned_rules(cfg);
   proxy.set_capture(capture.get());
 
+  // Threads start only from here on, after anything that changes the process's privileges.
+  if (access_log) access_log->start();
   for (auto& w : workers) w->start();
   if (admin_endpoint) {
     admin_endpoint->start();

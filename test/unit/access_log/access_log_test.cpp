@@ -45,6 +45,7 @@ TEST_CASE("lines from two workers all arrive once, each worker's in order", "[ac
   constexpr std::uint64_t per_producer = 3000;
   {
     writer log(file.string());
+    log.start();
     auto produce = [&log](std::uint64_t producer) {
       boost::asio::io_context context;
       // Small batches, so the two hand over many times, interleaved.
@@ -82,6 +83,7 @@ TEST_CASE("after a rename, reopen puts new lines in a new file by the old name",
   const auto rotated = dir.path / "access.log.1";
   {
     writer log(file.string());
+    log.start();
     REQUIRE(log.submit("before\n"));
     fs::rename(file, rotated);
     log.reopen();
@@ -99,6 +101,7 @@ TEST_CASE("an access log path that cannot be opened names the path and the reaso
   scratch_dir dir;
   const auto file = dir.path / "access.log";
   writer log(file.string());
+  log.start();
   fs::remove_all(dir.path);
   CHECK_THROWS_WITH(log.reopen(), Catch::Contains("No such file or directory"));
 }
@@ -113,6 +116,7 @@ TEST_CASE("a batch the full queue cannot take is dropped and its lines counted",
     // The writer blocks on the pipe after its first 64 KiB, nobody reading: the 100 KiB stay
     // queued, over the 1 KiB limit.
     writer log("/proc/self/fd/" + std::to_string(pipe_fds[1]), 1024);
+    log.start();
     ::close(pipe_fds[1]);
     REQUIRE(log.submit(std::string(big)));
     std::string refused = "refused\n";
