@@ -3,8 +3,10 @@
 #include "detour/access_log/access_log.hpp"
 #include "detour/admin/admin_server.hpp"
 #include "detour/admin/status_page.hpp"
+#include "detour/daemon/reloader.hpp"
 #include "detour/daemon/running_proxy.hpp"
 #include "detour/daemon/startup_error.hpp"
+#include "detour/daemon/watchdog.hpp"
 #include "detour/net/sockaddr.hpp"
 #include "detour/net/socket_options.hpp"
 #include "detour/proxy/listener.hpp"
@@ -22,6 +24,8 @@
 #include <unistd.h>
 #include <csignal>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -31,6 +35,7 @@ namespace detour::daemon {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -111,10 +116,71 @@ config load_run_config(const run_options& options) {
   return cfg;
 }
 
+namespace {
+
+// What the signal loop hands back: the signal, or 0 when the wait timed out.
+int wait_signal(const sigset_t& signals, std::chrono::milliseconds timeout) {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  const timespec ts{static_cast<time_t>(seconds.count()), static_cast<long>((timeout - seconds).count() * 1'000'000)};
+  siginfo_t info{};
+  const int sig = ::sigtimedwait(&signals, &info, &ts);
+  return sig < 0 ? 0 : sig;
+}
+
+const char* signal_name(int sig) { return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "SIGHUP"; }
+
+std::vector<const proxy::worker*> view(const std::vector<std::unique_ptr<proxy::worker>>& workers) {
+  std::vector<const proxy::worker*> out;
+  for (const auto& w : workers) out.push_back(w.get());
+  return out;
+}
+
+// systemd's STATUS=: what `systemctl status` shows under the unit.
+void notify_status(const config& cfg, const std::vector<std::unique_ptr<proxy::worker>>& workers,
+                   const proxy::metric_registry& names) {
+  std::uint64_t accepted = 0;
+  std::int64_t active = 0;
+  const auto slots = names.routes.names().size();
+  for (const auto& w : workers) {
+    accepted += w->stats().accepted.get();
+    for (std::size_t slot = 0; slot < slots; ++slot) {
+      if (const auto* m = w->metrics().find_route(slot)) active += m->active.get();
+    }
+  }
+  sd_notifyf(0, "STATUS=%s mode, port %u: %lld active, %llu accepted", std::string(to_string(cfg.mode)).c_str(),
+             cfg.port, static_cast<long long>(active), static_cast<unsigned long long>(accepted));
+}
+
+// After the rules are gone: waits for the workers' sessions to finish, up to drain_timeout (the
+// workers end the rest themselves). A second SIGTERM/SIGINT ends them all at once.
+void drain(std::vector<std::unique_ptr<proxy::worker>>& workers, const sigset_t& signals, const config& cfg,
+           const watchdog& dog, access_log::writer* access_log) {
+  for (auto& w : workers) w->stop(cfg.drain_timeout);
+  const auto period = dog.enabled() ? std::min<std::chrono::milliseconds>(dog.period(), 100ms) : 100ms;
+  bool hurried = false;
+  for (;;) {
+    const bool done = std::all_of(workers.begin(), workers.end(), [](const auto& w) { return w->finished(); });
+    if (done) break;
+    const int sig = wait_signal(signals, period);
+    dog.ping();
+    if ((sig == SIGTERM || sig == SIGINT) && !hurried) {
+      spdlog::warn("detourd: {} during the drain: resetting every connection now", signal_name(sig));
+      for (auto& w : workers) w->end_now();
+      hurried = true;
+    } else if (sig == SIGHUP) {
+      spdlog::warn("detourd: SIGHUP during the drain: not reloading");
+    } else if (sig == SIGUSR1) {
+      reopen_access_log(access_log);
+    }
+  }
+  for (auto& w : workers) w->join();
+}
+
+}  // namespace
+
 int run(const run_options& options, const config& cfg) {
-  (void)options;
-  // Blocked before any thread exists, so every worker inherits the mask and only sigwaitinfo below
-  // ever sees these signals.
+  // Blocked before any thread exists, so every worker inherits the mask and only the waits below
+  // ever see these signals.
   auto signals = handled_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
@@ -132,7 +198,8 @@ int run(const run_options& options, const config& cfg) {
   for (const auto& endpoint : endpoints) proxy::ensure_port_free(endpoint);
 
   const unsigned count = cfg.workers != 0 ? cfg.workers : std::max(1U, std::thread::hardware_concurrency());
-  auto snapshot = proxy::make_snapshot(cfg);
+  proxy::metric_registry names;
+  auto snapshot = proxy::make_snapshot(cfg, names);
   std::vector<std::unique_ptr<proxy::worker>> workers;
   for (unsigned i = 0; i < count; ++i) {
     workers.push_back(std::make_unique<proxy::worker>(i, count, snapshot));
@@ -140,7 +207,7 @@ int run(const run_options& options, const config& cfg) {
     if (access_log) workers.back()->log_access_to(*access_log);
   }
 
-  running_proxy proxy(workers, snapshot);
+  running_proxy proxy(workers, snapshot, names);
   std::optional<admin::admin_server> admin_endpoint;
   if (cfg.admin.listen) admin_endpoint.emplace(*cfg.admin.listen, proxy, admin::status_page());
 
@@ -148,6 +215,8 @@ int run(const run_options& options, const config& cfg) {
   // process: if detourd dies, the kernel removes it and traffic flows directly again.
   auto capture = rules::install_owned_rules(cfg);
   proxy.set_capture(capture.get());
+  reloader reload(options, workers, proxy, names, capture.get(), cfg);
+  proxy.set_reloader([&reload] { return reload.reload("POST /reload"); });
 
   // Threads start only from here on, after anything that changes the process's privileges.
   if (access_log) access_log->start();
@@ -159,35 +228,44 @@ int run(const run_options& options, const config& cfg) {
   proxy.set_ready(true);
   spdlog::info("detourd: ready: mode {}, port {}, {} worker{}", to_string(cfg.mode), cfg.port, count,
                count == 1 ? "" : "s");
-  sd_notifyf(0, "READY=1\nSTATUS=relaying on port %u (%s mode)\nMAINPID=%d", cfg.port,
-             std::string(to_string(cfg.mode)).c_str(), static_cast<int>(::getpid()));
+  sd_notifyf(0, "READY=1\nMAINPID=%d", static_cast<int>(::getpid()));
+  notify_status(cfg, workers, names);
 
-  for (;;) {
-    siginfo_t info{};
-    int sig = ::sigwaitinfo(&signals, &info);
+  watchdog dog(workers.front()->tick_period());
+  if (dog.enabled())
+    spdlog::info("detourd: systemd watchdog: pinging every {}ms while every worker ticks", dog.period().count());
+  // STATUS= is refreshed this often; the watchdog may need a shorter wait.
+  const auto status_period = std::chrono::milliseconds(5000);
+  const auto wait = dog.enabled() ? std::min(dog.period(), status_period) : status_period;
+  auto next_status = std::chrono::steady_clock::now() + status_period;
+  int stop_signal = 0;
+  while (stop_signal == 0) {
+    const int sig = wait_signal(signals, wait);
     if (sig == SIGHUP) {
-      spdlog::warn("detourd: SIGHUP: configuration reload is not supported yet; keeping the running config");
-      continue;
-    }
-    if (sig == SIGUSR1) {
+      reload.reload("SIGHUP");
+      notify_status(proxy.snapshot()->cfg, workers, names);
+    } else if (sig == SIGUSR1) {
       reopen_access_log(access_log.get());
-      continue;
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      stop_signal = sig;
     }
-    if (sig == SIGTERM || sig == SIGINT) {
-      spdlog::info("detourd: {} received; draining for up to {}ms", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                   cfg.drain_timeout.count());
-      break;
+    dog.check(view(workers));
+    if (std::chrono::steady_clock::now() >= next_status) {
+      notify_status(proxy.snapshot()->cfg, workers, names);
+      next_status = std::chrono::steady_clock::now() + status_period;
     }
   }
+  const auto drain_timeout = proxy.snapshot()->cfg.drain_timeout;
+  spdlog::info("detourd: {} received; draining for up to {}ms", signal_name(stop_signal), drain_timeout.count());
   proxy.set_ready(false);
   sd_notify(0, "STOPPING=1");
   // Rules go before the listeners stop accepting, so no new connection is redirected to a port
-  // that is about to close.
+  // that is about to close: they go direct instead.
+  reload.stop();
   proxy.set_capture(nullptr);
   capture.reset();
 
-  for (auto& w : workers) w->stop(cfg.drain_timeout);
-  for (auto& w : workers) w->join();
+  drain(workers, signals, proxy.snapshot()->cfg, dog, access_log.get());
   // After the drain, so that /ready answers 503 for as long as it lasts.
   if (admin_endpoint) admin_endpoint->stop();
   // Every worker has handed over its last lines.

@@ -53,8 +53,9 @@ void add_results(const proxy::closed_counters& closed, std::array<std::uint64_t,
 
 }  // namespace
 
-running_proxy::running_proxy(std::vector<std::unique_ptr<proxy::worker>>& workers, proxy::snapshot_ptr snapshot)
-    : workers_(workers), snapshot_(std::move(snapshot)) {}
+running_proxy::running_proxy(std::vector<std::unique_ptr<proxy::worker>>& workers, proxy::snapshot_ptr snapshot,
+                             const proxy::metric_registry& names)
+    : workers_(workers), names_(names), snapshot_(std::move(snapshot)) {}
 
 std::vector<const proxy::worker*> running_proxy::worker_view() const {
   std::vector<const proxy::worker*> out;
@@ -66,7 +67,7 @@ std::vector<const proxy::worker*> running_proxy::worker_view() const {
 std::string running_proxy::metrics_text() {
   metrics::families out;
   const auto workers = worker_view();
-  proxy::add_proxy_families(out, workers, *snapshot_);
+  proxy::add_proxy_families(out, workers, names_);
   std::unique_lock lock(capture_mutex_);
   if (capture_ != nullptr) {
     auto& packets = metrics::add_family(out, "detour_rule_packets_total",
@@ -88,15 +89,18 @@ std::string running_proxy::metrics_text() {
   lock.unlock();
   auto& reloads = metrics::add_family(out, "detour_config_reloads_total", "Configuration reloads, by result.",
                                       prometheus::MetricType::Counter);
-  metrics::add_value(reloads, {{"result", "success"}}, 0);
-  metrics::add_value(reloads, {{"result", "error"}}, 0);
+  metrics::add_value(reloads, {{"result", "success"}},
+                     static_cast<double>(reloads_ok_.load(std::memory_order_relaxed)));
+  metrics::add_value(reloads, {{"result", "error"}},
+                     static_cast<double>(reloads_failed_.load(std::memory_order_relaxed)));
   metrics::add_process_families(out, metrics::read_process());
   return metrics::to_text(out);
 }
 
 json::object running_proxy::stats() {
-  const auto& cfg = snapshot_->cfg;
-  const auto& router = snapshot_->router;
+  const auto current = snapshot();
+  const auto& cfg = current->cfg;
+  const auto& router = current->router;
   std::array<std::uint64_t, std::size(proxy::result_words)> results{};
   std::uint64_t accepted = 0;
   std::int64_t active = 0;
@@ -110,11 +114,12 @@ json::object running_proxy::stats() {
     std::uint64_t route_up = 0;
     std::uint64_t route_down = 0;
     for (const auto& w : workers_) {
-      const auto& m = w->metrics().route(r);
-      add_results(m.closed, closed);
-      route_active += m.active.get();
-      route_up += m.bytes.up.get();
-      route_down += m.bytes.down.get();
+      const auto* m = w->metrics().find_route(current->route_slots[r]);
+      if (m == nullptr) continue;  // this worker has not adopted the snapshot yet
+      add_results(m->closed, closed);
+      route_active += m->active.get();
+      route_up += m->bytes.up.get();
+      route_down += m->bytes.down.get();
     }
     std::uint64_t route_closed = 0;
     for (std::size_t i = 0; i < closed.size(); ++i) {
@@ -171,7 +176,13 @@ bool running_proxy::reset_connection(std::uint64_t id) {
   return found.wait_for(worker_answer_timeout) == std::future_status::ready && found.get();
 }
 
-std::string running_proxy::config_yaml() { return to_yaml(snapshot_->cfg); }
+std::string running_proxy::config_yaml() { return to_yaml(snapshot()->cfg); }
+
+admin::reload_result running_proxy::reload() {
+  std::lock_guard lock(reloader_mutex_);
+  if (!reloader_) return {false, "reload is not available yet: detourd is still starting"};
+  return reloader_();
+}
 
 bool running_proxy::rules_installed() {
   std::lock_guard lock(capture_mutex_);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -20,7 +21,27 @@ namespace detour::daemon {
 // read, never written.
 class running_proxy final : public admin::backend {
  public:
-  running_proxy(std::vector<std::unique_ptr<proxy::worker>>& workers, proxy::snapshot_ptr snapshot);
+  // `names`: every metric name the workers count under (it outlives this object).
+  running_proxy(std::vector<std::unique_ptr<proxy::worker>>& workers, proxy::snapshot_ptr snapshot,
+                const proxy::metric_registry& names);
+
+  // The snapshot new connections get, as /config and /stats show it; swapped by a reload.
+  void set_snapshot(proxy::snapshot_ptr next) {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_ = std::move(next);
+  }
+  proxy::snapshot_ptr snapshot() const {
+    std::lock_guard lock(snapshot_mutex_);
+    return snapshot_;
+  }
+  // What POST /reload runs (the daemon's reloader); until set, reloads are refused.
+  void set_reloader(std::function<admin::reload_result()> reload) {
+    std::lock_guard lock(reloader_mutex_);
+    reloader_ = std::move(reload);
+  }
+  admin::reload_result reload();
+  // A reload's outcome, for detour_config_reloads_total.
+  void count_reload(bool ok) { (ok ? reloads_ok_ : reloads_failed_).fetch_add(1, std::memory_order_relaxed); }
 
   // The rules, once installed (the admin endpoint is bound before them, so that a taken admin
   // port fails the start before anything is captured), and nullptr before they are removed at the
@@ -46,7 +67,13 @@ class running_proxy final : public admin::backend {
   bool rules_installed();
 
   std::vector<std::unique_ptr<proxy::worker>>& workers_;
-  proxy::snapshot_ptr snapshot_;
+  const proxy::metric_registry& names_;
+  mutable std::mutex snapshot_mutex_;
+  proxy::snapshot_ptr snapshot_;  // under snapshot_mutex_
+  std::mutex reloader_mutex_;
+  std::function<admin::reload_result()> reloader_;  // under reloader_mutex_
+  std::atomic<std::uint64_t> reloads_ok_{0};
+  std::atomic<std::uint64_t> reloads_failed_{0};
   std::mutex capture_mutex_;
   const rules::owned_table* capture_ = nullptr;  // under capture_mutex_
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

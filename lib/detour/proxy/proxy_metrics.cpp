@@ -38,8 +38,18 @@ void add_closed(prometheus::MetricFamily& f, std::span<const worker* const> work
   }
 }
 
-void add_route_families(metrics::families& out, std::span<const worker* const> workers, const snapshot& names) {
-  const auto& routes = names.router.route_names();
+// A slot's counters summed over the workers that have it.
+template <typename Find, typename Get>
+double slot_total(std::span<const worker* const> workers, Find find, Get get) {
+  double sum = 0;
+  for (const auto* w : workers) {
+    if (const auto* m = find(*w)) sum += static_cast<double>(get(*m));
+  }
+  return sum;
+}
+
+void add_route_families(metrics::families& out, std::span<const worker* const> workers, const metric_registry& names) {
+  const auto routes = names.routes.names();
   auto& active = add_family(out, "detour_connections_active",
                             "Connections open now (connecting or relaying), by route.", MetricType::Gauge);
   auto& closed = add_family(out, "detour_connections_closed_total",
@@ -48,36 +58,45 @@ void add_route_families(metrics::families& out, std::span<const worker* const> w
   auto& bytes =
       add_family(out, "detour_bytes_total", "Bytes relayed, counted as they move; up: client to upstream, down: back.",
                  MetricType::Counter);
+  static const route_metrics none{};
   for (std::size_t r = 0; r < routes.size(); ++r) {
+    const auto find = [r](const worker& w) { return w.metrics().find_route(r); };
     add_value(active, {{"route", routes[r]}},
-              total(workers, [r](const worker& w) { return w.metrics().route(r).active.get(); }));
+              slot_total(workers, find, [](const route_metrics& m) { return m.active.get(); }));
     add_closed(
-        closed, workers, &routes[r], [r](const worker& w) -> const auto& { return w.metrics().route(r).closed; });
+        closed, workers, &routes[r], [&](const worker& w) -> const auto& {
+          const auto* m = find(w);
+          return (m != nullptr ? *m : none).closed;
+        });
     add_value(bytes, {{"route", routes[r]}, {"direction", "up"}},
-              total(workers, [r](const worker& w) { return w.metrics().route(r).bytes.up.get(); }));
+              slot_total(workers, find, [](const route_metrics& m) { return m.bytes.up.get(); }));
     add_value(bytes, {{"route", routes[r]}, {"direction", "down"}},
-              total(workers, [r](const worker& w) { return w.metrics().route(r).bytes.down.get(); }));
+              slot_total(workers, find, [](const route_metrics& m) { return m.bytes.down.get(); }));
   }
   add_closed(
       closed, workers, nullptr, [](const worker& w) -> const auto& { return w.metrics().unrouted_closed; });
 }
 
-void add_upstream_families(metrics::families& out, std::span<const worker* const> workers, const snapshot& names) {
+void add_upstream_families(metrics::families& out, std::span<const worker* const> workers,
+                           const metric_registry& names) {
   auto& connect = add_family(out, "detour_upstream_connect_seconds",
                              "Time to connect to the destination (direct) or through the upstream, handshake included.",
                              MetricType::Histogram);
   auto& failures = add_family(out, "detour_upstream_failures_total",
                               "Connects that failed, by upstream (direct: no proxy) and reason.", MetricType::Counter);
-  const auto count = names.cfg.upstreams.size() + 1;
-  for (std::size_t u = 0; u < count; ++u) {
-    const std::string name = u < names.cfg.upstreams.size() ? names.cfg.upstreams[u].name : "direct";
+  const auto upstreams = names.upstreams.names();
+  for (std::size_t u = 0; u < upstreams.size(); ++u) {
+    const auto find = [u](const worker& w) { return w.metrics().find_upstream(u); };
     metrics::histogram_total h(metrics::connect_buckets);
-    for (const auto* w : workers) h.add(w->metrics().upstream(u).connect_seconds);
-    h.add_to(connect, {{"upstream", name}});
+    for (const auto* w : workers) {
+      if (const auto* m = find(*w)) h.add(m->connect_seconds);
+    }
+    h.add_to(connect, {{"upstream", upstreams[u]}});
     for (std::size_t k = 1; k < failure_kind_count; ++k) {
-      add_value(failures,
-                {{"upstream", name}, {"reason", std::string(to_string(static_cast<upstream::failure_kind>(k)))}},
-                total(workers, [u, k](const worker& w) { return w.metrics().upstream(u).failures[k].get(); }));
+      add_value(
+          failures,
+          {{"upstream", upstreams[u]}, {"reason", std::string(to_string(static_cast<upstream::failure_kind>(k)))}},
+          slot_total(workers, find, [k](const upstream_metrics& m) { return m.failures[k].get(); }));
     }
   }
 }
@@ -94,7 +113,7 @@ void add_by_word(metrics::families& out, const char* name, const char* help, con
 
 }  // namespace
 
-void add_proxy_families(metrics::families& out, std::span<const worker* const> workers, const snapshot& names) {
+void add_proxy_families(metrics::families& out, std::span<const worker* const> workers, const metric_registry& names) {
   add_value(add_family(out, "detour_connections_accepted_total", "Connections accepted from the redirect rules.",
                        MetricType::Counter),
             {}, total(workers, [](const worker& w) { return w.stats().accepted.get(); }));

@@ -43,7 +43,7 @@ relayed_session::relayed_session(worker& owner, net::socket client, net::socket 
     : owner_(owner),
       record_(std::move(record)),
       relay_(std::move(client), std::move(upstream), owner.pipes(), owner.tick(),
-             owner.metrics().route(*record_.decision).bytes, [this] { on_relay_finished(); }) {
+             owner.metrics().route(*record_.snapshot, *record_.decision).bytes, [this] { on_relay_finished(); }) {
   owner_.add(*this);
 }
 

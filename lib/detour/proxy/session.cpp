@@ -124,8 +124,9 @@ asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_
     record.failure = outcome.kind;
   } else {
     record.connected = session_record::clock::now();
-    owner.metrics().upstream(action).connect_seconds.observe(
-        std::chrono::duration<double>(*record.connected - began).count());
+    owner.metrics()
+        .upstream(*record.snapshot, action)
+        .connect_seconds.observe(std::chrono::duration<double>(*record.connected - began).count());
   }
   co_return outcome;
 }
@@ -167,7 +168,7 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
 
   const auto& router = record.snapshot->router;
   const auto& decision = record.decision.emplace(router.decide(record.source, original));
-  owner.metrics().route(decision).active.add();  // finish() takes it back
+  owner.metrics().route(*record.snapshot, decision).active.add();  // finish() takes it back
   switch (decision.action.kind) {
     case route_kind::reject:
       finish(record, outcome::rejected, owner);

@@ -24,11 +24,11 @@ void measure(const session_record& r, outcome how, double lifetime, worker_metri
     m.refused[word_index(refused_words, reason)].add();
     return;
   }
-  auto& route = m.route(*r.decision);
+  auto& route = m.route(*r.snapshot, *r.decision);
   route.active.sub();
   route.closed.add(result, reason);
   if (how == outcome::connect_failed)
-    m.upstream(r.decision->action).failures[static_cast<std::size_t>(r.failure)].add();
+    m.upstream(*r.snapshot, r.decision->action).failures[static_cast<std::size_t>(r.failure)].add();
 }
 
 void count(const session_record& r, outcome how, stats& counters) {

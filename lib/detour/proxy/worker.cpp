@@ -31,8 +31,18 @@ worker::worker(unsigned index, unsigned count, snapshot_ptr snapshot)
       count_(count),
       snapshot_(std::move(snapshot)),
       listener_(context_, index),
-      metrics_(*snapshot_),
-      tick_period_(tick_period_for(snapshot_->cfg.idle_timeout)) {}
+      tick_period_(tick_period_for(snapshot_->cfg.idle_timeout)) {
+  metrics_.reserve(*snapshot_);
+}
+
+void worker::adopt(snapshot_ptr next) {
+  asio::post(context_, [this, next = std::move(next)]() mutable {
+    metrics_.reserve(*next);
+    snapshot_ = std::move(next);
+  });
+}
+
+void worker::run_on(std::function<void()> work) { asio::post(context_, std::move(work)); }
 
 worker::~worker() {
   if (thread_.joinable()) {
@@ -44,6 +54,7 @@ worker::~worker() {
 void worker::listen(const tcp::endpoint& endpoint) { listener_.listen(endpoint); }
 
 void worker::start() {
+  heartbeat_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
   listener_.start(
       [this](net::socket socket) {
         stats_.accepted.add();
@@ -55,21 +66,30 @@ void worker::start() {
     context_.run();
     // The last sessions have ended: their lines go to the writer before the thread does.
     if (access_log_) access_log_->flush();
+    finished_.store(true, std::memory_order_release);
   });
 }
 
+// Ticks of `idle` at this worker's tick period, rounded up; 0: no idle timeout.
+std::uint64_t worker::idle_ticks(std::chrono::milliseconds idle) const {
+  return idle.count() == 0 ? 0 : static_cast<std::uint64_t>((idle + tick_period_ - 1ms) / tick_period_);
+}
+
 asio::awaitable<void> worker::sweep_loop() {
-  const auto idle = snapshot_->cfg.idle_timeout;
-  const auto idle_ticks = static_cast<std::uint64_t>((idle + tick_period_ - 1ms) / tick_period_);
   while (!stopping_) {
     sweep_timer_.expires_after(tick_period_);
     auto [ec] = co_await sweep_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec || stopping_) break;
     ++tick_;
-    if (idle.count() == 0) continue;
+    heartbeat_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    // A session keeps the idle timeout of the snapshot it started with; most share the current one.
+    const snapshot* current = snapshot_.get();
+    const auto current_ticks = idle_ticks(current->cfg.idle_timeout);
     for (auto& entry : sessions_) {
+      const auto* own = entry.record().snapshot.get();
+      const auto limit = own == current ? current_ticks : idle_ticks(own->cfg.idle_timeout);
       auto last = entry.last_active();
-      if (last && tick_ - *last >= idle_ticks) entry.end("idle timeout");
+      if (limit != 0 && last && tick_ - *last >= limit) entry.end("idle timeout");
     }
   }
 }
@@ -148,6 +168,13 @@ std::future<bool> worker::end_session(std::uint64_t id, const char* reason) {
     promise->set_value(false);
   });
   return future;
+}
+
+void worker::end_now() {
+  asio::post(context_, [this] {
+    drain_timer_.cancel();
+    end_all("shutdown");
+  });
 }
 
 void worker::remove(session_entry& entry) {

@@ -13,8 +13,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/intrusive/list.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <optional>
 #include <thread>
@@ -39,9 +41,21 @@ class worker {
   // Sessions that end on this worker write their access log lines to `to` (call before start()).
   void log_access_to(access_log::writer& to) { access_log_.emplace(context_, to); }
   void start();
+  // Thread-safe: connections accepted from now on get `next`; running ones keep theirs.
+  void adopt(snapshot_ptr next);
+  // Thread-safe: runs `work` on the worker's thread.
+  void run_on(std::function<void()> work);
+  // Thread-safe: when the worker's event loop last ran its sweep (steady_clock ticks since its
+  // epoch; 0 before the first). The watchdog reads it: a loop that stops ticking is hung.
+  std::int64_t heartbeat() const { return heartbeat_.load(std::memory_order_relaxed); }
+  std::chrono::milliseconds tick_period() const { return tick_period_; }
   // Thread-safe: stop accepting, let sessions finish for up to `drain`, then end the rest (a
   // relay is reset, a connect in flight is cancelled).
   void stop(std::chrono::milliseconds drain);
+  // Thread-safe, after stop(): ends every session now instead of at the end of the drain.
+  void end_now();
+  // Thread-safe: the thread has run out of work (every session ended) and is about to exit.
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
   void join();
 
   relay::pipe_pool& pipes() { return pipes_; }
@@ -74,6 +88,7 @@ class worker {
 
  private:
   boost::asio::awaitable<void> sweep_loop();
+  std::uint64_t idle_ticks(std::chrono::milliseconds idle) const;
   void end_all(const char* reason);
 
   unsigned index_;
@@ -91,6 +106,8 @@ class worker {
   std::optional<access_log_batch> access_log_;
   std::chrono::milliseconds tick_period_;
   std::uint64_t tick_ = 0;
+  std::atomic<std::int64_t> heartbeat_{0};
+  std::atomic<bool> finished_{false};
   bool stopping_ = false;
   std::thread thread_;
 };

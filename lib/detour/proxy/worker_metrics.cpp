@@ -25,10 +25,12 @@ std::size_t accept_errno_index(int error) {
   }
 }
 
-worker_metrics::worker_metrics(const snapshot& s)
-    : route_count_(s.router.route_names().size()),
-      routes_(std::make_unique<route_metrics[]>(route_count_)),
-      upstream_count_(s.cfg.upstreams.size() + 1),
-      upstreams_(std::make_unique<upstream_metrics[]>(upstream_count_)) {}
+void worker_metrics::reserve(const snapshot& s) {
+  const auto top = [](const std::vector<std::size_t>& slots) {
+    return slots.empty() ? 0 : *std::max_element(slots.begin(), slots.end()) + 1;
+  };
+  routes_.reserve(top(s.route_slots));
+  upstreams_.reserve(top(s.upstream_slots));
+}
 
 }  // namespace detour::proxy

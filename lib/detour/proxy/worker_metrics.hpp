@@ -1,13 +1,13 @@
 #pragma once
 #include "detour/metrics/counter.hpp"
 #include "detour/metrics/histogram.hpp"
+#include "detour/metrics/slot_array.hpp"
 #include "detour/proxy/snapshot.hpp"
 #include "detour/relay/byte_counters.hpp"
 #include "detour/upstream/failure_kind.hpp"
 
 #include <array>
 #include <cstddef>
-#include <memory>
 #include <span>
 #include <string_view>
 
@@ -58,24 +58,20 @@ struct upstream_metrics {
 };
 
 // What one worker measures for Prometheus, beside its plain stats: written by the worker thread
-// only, read by the scrape (which adds up the workers). Sized from the snapshot the worker starts
-// with: one entry per route (the default last) and per upstream (direct last).
+// only, read by the scrape (which adds up the workers). Routes and upstreams are counted by metric
+// slot (see metric_names), so sessions of the snapshot before a reload and of the one after it
+// count into the same place when a name stays.
 class worker_metrics {
  public:
-  explicit worker_metrics(const snapshot& s);
+  // Makes the slots of `s` exist; on the worker's thread (or before it starts), before the first
+  // session of `s`.
+  void reserve(const snapshot& s);
 
-  std::size_t route_count() const { return route_count_; }
-  route_metrics& route(std::size_t i) { return routes_[i]; }
-  const route_metrics& route(std::size_t i) const { return routes_[i]; }
-  route_metrics& route(const route::route_decision& d) { return routes_[d.rule ? *d.rule : route_count_ - 1]; }
-
-  std::size_t upstream_count() const { return upstream_count_; }
-  upstream_metrics& upstream(std::size_t i) { return upstreams_[i]; }
-  const upstream_metrics& upstream(std::size_t i) const { return upstreams_[i]; }
-  // The upstream a direct or upstream action connects through; direct is the last entry.
-  upstream_metrics& upstream(const route_action& a) {
-    return upstreams_[a.kind == route_kind::upstream ? a.upstream : upstream_count_ - 1];
-  }
+  route_metrics& route(const snapshot& s, const route::route_decision& d) { return routes_[s.route_slot(d)]; }
+  upstream_metrics& upstream(const snapshot& s, const route_action& a) { return upstreams_[s.upstream_slot(a)]; }
+  // Any thread: the counters of a slot, nullptr while this worker has none for it.
+  const route_metrics* find_route(std::size_t slot) const { return routes_.find(slot); }
+  const upstream_metrics* find_upstream(std::size_t slot) const { return upstreams_.find(slot); }
 
   closed_counters unrouted_closed;  // refused before any route was chosen
   std::array<metrics::counter, std::size(refused_words)> refused;
@@ -83,10 +79,8 @@ class worker_metrics {
   metrics::histogram duration_seconds{metrics::duration_buckets};
 
  private:
-  std::size_t route_count_;
-  std::unique_ptr<route_metrics[]> routes_;
-  std::size_t upstream_count_;
-  std::unique_ptr<upstream_metrics[]> upstreams_;
+  metrics::slot_array<route_metrics> routes_;
+  metrics::slot_array<upstream_metrics> upstreams_;
 };
 
 }  // namespace detour::proxy
