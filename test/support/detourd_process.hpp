@@ -59,6 +59,8 @@ class detourd_process {
   ~detourd_process();
 
   pid_t pid() const { return child_->pid(); }
+  // The config file detourd runs with: rewrite it, then SIGHUP, to test a reload.
+  std::filesystem::path config_file() const { return dir_.path() / "detour.yaml"; }
 
   // True once `needle` appears in stderr; false if it has not within `timeout`.
   bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout = 10s) const;

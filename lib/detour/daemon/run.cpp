@@ -259,13 +259,15 @@ int run(const run_options& options, const config& cfg) {
   spdlog::info("detourd: {} received; draining for up to {}ms", signal_name(stop_signal), drain_timeout.count());
   proxy.set_ready(false);
   sd_notify(0, "STOPPING=1");
-  // Rules go before the listeners stop accepting, so no new connection is redirected to a port
-  // that is about to close: they go direct instead.
+  // Capture stops before the listeners close, so no new connection is redirected to a port that
+  // is about to close: they go direct instead. The table itself stays until the drain is over
+  // (see rules::draining_plan).
   reload.stop();
-  proxy.set_capture(nullptr);
-  capture.reset();
+  if (capture) capture->stop_capturing();
 
   drain(workers, signals, proxy.snapshot()->cfg, dog, access_log.get());
+  proxy.set_capture(nullptr);
+  capture.reset();
   // After the drain, so that /ready answers 503 for as long as it lasts.
   if (admin_endpoint) admin_endpoint->stop();
   // Every worker has handed over its last lines.

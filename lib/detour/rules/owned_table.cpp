@@ -21,6 +21,17 @@ owned_table::~owned_table() {
 
 void owned_table::replace(const rule_plan& plan) { installer_.replace(plan); }
 
+void owned_table::stop_capturing() {
+  const auto table = plan().table;
+  try {
+    installer_.replace(draining_plan(plan()));
+    spdlog::info("rules: capture stopped: table inet {} holds no capture rule until the drain ends", table);
+  } catch (const std::exception& e) {
+    spdlog::warn("rules: could not empty table inet {} ({}); deleting it instead", table, e.what());
+    installer_.remove(table);
+  }
+}
+
 std::unique_ptr<owned_table> install_owned_rules(const config& cfg) {
   if (!cfg.intercept.enabled) {
     spdlog::info("rules: intercept.enabled is false, installing no rules");

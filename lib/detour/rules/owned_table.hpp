@@ -22,6 +22,9 @@ class owned_table {
   // stay in force. Turning capture on or off is not a replace: create or drop the guard instead.
   void replace(const rule_plan& plan);
   const rule_plan& plan() const { return *installer_.installed(); }
+  // Stops capturing while keeping the table (draining_plan: connections already redirected keep
+  // their translation until the table goes). Logs; on failure deletes the table instead.
+  void stop_capturing();
 
  private:
   nft_installer installer_;

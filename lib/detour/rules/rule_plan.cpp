@@ -211,4 +211,21 @@ rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
 
 rule_plan make_plan(const config& cfg) { return make_plan(cfg, static_cast<std::uint32_t>(::geteuid())); }
 
+rule_plan draining_plan(const rule_plan& installed) {
+  rule_plan out;
+  out.table = installed.table;
+  for (const auto& c : installed.chains) {
+    std::uint16_t port = 0;
+    for (const auto& r : c.rules) {
+      if (r.action == verdict::redirect) port = r.redirect_port;
+    }
+    out.chains.push_back(
+        chain{c.name,
+              c.where,
+              c.priority,
+              {rule{"draining", {is(field::l4proto, IPPROTO_TCP), is(field::tcp_dport, 0)}, verdict::redirect, port}}});
+  }
+  return out;
+}
+
 }  // namespace detour::rules

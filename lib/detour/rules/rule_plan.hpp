@@ -109,4 +109,11 @@ rule_plan make_plan(const config& cfg, std::uint32_t self_uid);
 // The same with this process's effective uid.
 rule_plan make_plan(const config& cfg);
 
+// What a draining detourd keeps installed instead of `installed`: the same table and chains with
+// one rule each that no connection matches (`tcp dport 0 redirect`), so nothing new is captured.
+// Deleting the table instead would be worse: when a network namespace's last nat rule goes, the
+// kernel stops tracking connections for that family (the conntrack hooks go with their last
+// user), and every redirected connection still running loses its translation and is reset.
+rule_plan draining_plan(const rule_plan& installed);
+
 }  // namespace detour::rules
