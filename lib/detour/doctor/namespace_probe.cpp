@@ -25,6 +25,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <system_error>
 
 namespace detour::doctor {
 namespace {
@@ -37,7 +38,9 @@ constexpr std::uint16_t probed_port = 9;
 // Any port does in a namespace that holds nothing else.
 constexpr std::uint16_t listen_port = 10009;
 
-std::string errno_text(std::string_view what, int e) { return fmt::format("{}: {}", what, std::strerror(e)); }
+std::string errno_text(std::string_view what, int e) {
+  return fmt::format("{}: {}", what, std::generic_category().message(e));
+}
 
 probe_step failed(std::string detail) { return {probe_outcome::failed, std::move(detail)}; }
 

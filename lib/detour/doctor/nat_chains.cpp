@@ -15,9 +15,9 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <ctime>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -115,7 +115,8 @@ nat_chain_listing list_nat_chains() {
     }
     if (e != 0) {
       listing.chains.clear();
-      listing.error = fmt::format("listing the chains: {} ({})", std::strerror(e), rules::errno_name(e));
+      listing.error =
+          fmt::format("listing the chains: {} ({})", std::generic_category().message(e), rules::errno_name(e));
       return listing;
     }
   } catch (const rules::rules_error& ex) {
