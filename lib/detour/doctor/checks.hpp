@@ -5,7 +5,7 @@
 //
 //  nftables nat          A table with a nat output chain and a redirect rule is created in a
 //                        throw-away network namespace (never in the host's). FAIL when the kernel
-//                        refuses it; fix: load nf_tables and nft_nat/nft_redirect (modprobe), or a
+//                        refuses it; fix: load nf_tables, nft_chain_nat and nft_redir (modprobe), or a
 //                        kernel built with CONFIG_NFT_NAT and CONFIG_NFT_REDIR.
 //  original destination  Per family, in the same namespace: a connection to 127.0.0.1:9 / [::1]:9
 //  ipv4 / ipv6           is redirected to a listener, which reads SO_ORIGINAL_DST and must get
