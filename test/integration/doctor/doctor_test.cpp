@@ -62,14 +62,17 @@ TEST_CASE("detourd doctor warns about a narrow port range or an earlier nat chai
                "WARN  local ports: 1000 ports (net.ipv4.ip_local_port_range 60000-60999): at most 1000 connections "
                "open at once to one destination; fix: sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\""},
       breakage{"nft add table ip other && nft add chain ip other pre '{ type nat hook prerouting priority -150; }' && "
-               "nft add chain ip other late '{ type nat hook output priority 100; }'",
+               "nft add chain ip other late '{ type nat hook output priority -110; }'",
                "other nat chains",
                "WARN  other nat chains: table ip other chain pre (prerouting priority -150) see connections before "
-               "detourd's chains (intercept.priority -99), and a redirect or dnat there wins; fix: make sure they "
+               "detourd's chains (intercept.priority -120), and a redirect or dnat there wins; fix: make sure they "
                "leave the traffic detourd captures alone, or set intercept.priority below theirs"});
   enter_new_netns();
   sh(broken.setup);
-  auto run = run_detourd({"doctor"});
+  // The priority comes from the file: with the default -99 the chain at -110 would be named too.
+  temp_dir dir;
+  auto file = dir.write("detour.yaml", "intercept:\n  priority: -120\n");
+  auto run = run_detourd({"doctor", "-c", file.string()});
 
   INFO(run.out << run.err);
   CHECK(run.exit_code == 0);
