@@ -2,6 +2,7 @@
 #include "detour/admin/admin_client.hpp"
 #include "detour/config/config.hpp"
 #include "detour/daemon/run.hpp"
+#include "detour/doctor/doctor.hpp"
 #include "detour/error.hpp"
 #include "detour/rules/rules_commands.hpp"
 
@@ -37,6 +38,13 @@ Examples:
   detourd status                       uptime, counts by route and result, bytes (from admin.listen)
   detourd connections --route corp     the live connections of one route, as a table
   detourd connections --json --admin 127.0.0.1:15000
+  detourd doctor -c detour.yaml        check this host for what detourd needs
+
+`detourd doctor` prints one line per check, `OK|WARN|FAIL  CHECK: FINDING[; fix: WHAT TO DO]`:
+nftables nat and SO_ORIGINAL_DST per family (tested in a throw-away network namespace, never the
+host's), conntrack, capabilities, descriptor limits, fs.pipe-user-pages-soft, conntrack table
+use, net.ipv4.ip_local_port_range, and other nat chains that see connections before detourd's.
+It changes nothing on the host and exits 1 when a check FAILs, else 0.
 
 Signals: SIGTERM/SIGINT drain and stop. Exit status: 0 success, 1 configuration or startup error,
 2 command-line usage error. Configuration reference: config/detour.yaml (every key, default, unit).)";
@@ -108,6 +116,10 @@ int main(int argc, char** argv) {
     sub->add_flag("--json", json, "Print the endpoint's JSON as it comes");
   }
 
+  auto* doctor = app.add_subcommand("doctor", "Check this host for what detourd needs; exit 1 if a check fails.");
+  doctor->add_option("-c,--config", config_path, "YAML configuration file (default: the built-in configuration)")
+      ->check(CLI::ExistingFile);
+
   auto* version = app.add_subcommand("version", "Print the version and exit.");
 
   try {
@@ -134,6 +146,7 @@ int main(int argc, char** argv) {
       if (rules_install->parsed()) return detour::rules::rules_install(cfg, std::cerr);
       return detour::rules::rules_remove(cfg, std::cerr);
     }
+    if (doctor->parsed()) return detour::doctor::doctor_command(load(config_path), std::cout);
     if (status->parsed() || connections->parsed()) {
       auto target = detour::admin::find_admin(load(config_path), config_path, admin_override);
       if (status->parsed()) return detour::admin::status_command(target, json, std::cout, std::cerr);
