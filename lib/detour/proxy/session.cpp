@@ -8,6 +8,7 @@
 #include "detour/proxy/relayed_session.hpp"
 #include "detour/proxy/session_record.hpp"
 #include "detour/proxy/worker.hpp"
+#include "detour/rules/capture_self_test.hpp"
 #include "detour/upstream/connector.hpp"
 #include "detour/upstream/proxy_connector.hpp"
 
@@ -159,6 +160,15 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
     co_return;
   }
   const auto& original = *record.original;
+  if (rules::is_self_test_destination(original)) {
+    // detourd's own probe, not traffic: counted on its own and kept out of finish(), so the route
+    // counters, the access log and the per-connection log describe only what users sent.
+    owner.stats().self_tests.add();
+    spdlog::debug("session: [{} -> {}] capture self-test answered", net::to_string(record.source),
+                  net::to_string(original));
+    co_await answer(client, rules::self_test_answer(original));
+    co_return;
+  }
   if (original.port() == owner.listen_port() && net::is_local_address(original.address())) {
     finish(record, outcome::loop, owner);
     net::reset(client);
