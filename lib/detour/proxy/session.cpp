@@ -142,6 +142,17 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
   record.source = net::unmap(client.remote_endpoint(ec));
   record.local = net::unmap(client.local_endpoint(ec));
   record.original = net::original_destination(client.native_handle(), record.source, record.original_error);
+  if (record.original && rules::is_self_test_destination(*record.original)) {
+    // detourd's own probe, not traffic: counted on its own and kept out of `accepted` and
+    // finish(), so the route counters, the access log and the session lines describe only what
+    // users sent.
+    owner.stats().self_tests.add();
+    spdlog::debug("session: [{} -> {}] capture self-test answered", net::to_string(record.source),
+                  net::to_string(*record.original));
+    co_await answer(client, rules::self_test_answer(*record.original));
+    co_return;
+  }
+  owner.stats().accepted.add();
 
   const bool redirected = record.original && *record.original != record.local;
   if (cfg.mode == mode::echo && !redirected) {
@@ -160,15 +171,6 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
     co_return;
   }
   const auto& original = *record.original;
-  if (rules::is_self_test_destination(original)) {
-    // detourd's own probe, not traffic: counted on its own and kept out of finish(), so the route
-    // counters, the access log and the per-connection log describe only what users sent.
-    owner.stats().self_tests.add();
-    spdlog::debug("session: [{} -> {}] capture self-test answered", net::to_string(record.source),
-                  net::to_string(original));
-    co_await answer(client, rules::self_test_answer(original));
-    co_return;
-  }
   if (original.port() == owner.listen_port() && net::is_local_address(original.address())) {
     finish(record, outcome::loop, owner);
     net::reset(client);
