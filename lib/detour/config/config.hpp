@@ -56,6 +56,9 @@ struct intercept_config {
   // working and the order does not flip when those tools restart (see config/detour.yaml).
   int priority = -99;
   bool exclude_self_uid = false;
+  // Before READY, prove that a connection through our own nat output hook reaches detourd with a
+  // readable original destination (rules/capture_self_test); false skips the check.
+  bool self_test = true;
   outbound_capture outbound;
   inbound_capture inbound;
   friend bool operator==(const intercept_config&, const intercept_config&) = default;

@@ -88,6 +88,7 @@ void read_intercept(std::string_view source, const YAML::Node& node, intercept_c
     out.priority = static_cast<int>(priority);
   }
   if (auto v = m.take("exclude_self_uid")) out.exclude_self_uid = read_bool(source, *v, "intercept.exclude_self_uid");
+  if (auto v = m.take("self_test")) out.self_test = read_bool(source, *v, "intercept.self_test");
   if (auto v = m.take("outbound")) read_outbound(source, *v, out.outbound);
   if (auto v = m.take("inbound")) read_inbound(source, *v, out.inbound);
   m.finish();

@@ -12,6 +12,7 @@
 #include "detour/proxy/listener.hpp"
 #include "detour/proxy/snapshot.hpp"
 #include "detour/proxy/worker.hpp"
+#include "detour/rules/capture_self_test.hpp"
 #include "detour/rules/owned_table.hpp"
 
 #include <fmt/format.h>
@@ -225,6 +226,8 @@ int run(const run_options& options, const config& cfg) {
     admin_endpoint->start();
     spdlog::info("detourd: admin endpoint on http://{}/", net::to_string(admin_endpoint->local_endpoint()));
   }
+  // Before READY: a capture that cannot work stops the start here (exit 1; the rules go with it).
+  if (capture && cfg.intercept.self_test) rules::run_capture_self_test(cfg);
   proxy.set_ready(true);
   spdlog::info("detourd: ready: mode {}, port {}, {} worker{}", to_string(cfg.mode), cfg.port, count,
                count == 1 ? "" : "s");

@@ -8,6 +8,7 @@
 #include "detour/proxy/relayed_session.hpp"
 #include "detour/proxy/session_record.hpp"
 #include "detour/proxy/worker.hpp"
+#include "detour/rules/capture_self_test.hpp"
 #include "detour/upstream/connector.hpp"
 #include "detour/upstream/proxy_connector.hpp"
 
@@ -142,6 +143,17 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
   record.source = net::unmap(client.remote_endpoint(ec));
   record.local = net::unmap(client.local_endpoint(ec));
   record.original = net::original_destination(client.native_handle(), record.source, record.original_error);
+  if (record.original && rules::is_self_test_destination(*record.original)) {
+    // detourd's own probe, not traffic: counted on its own and kept out of `accepted` and
+    // finish(), so the route counters, the access log and the session lines describe only what
+    // users sent.
+    owner.stats().self_tests.add();
+    spdlog::debug("session: [{} -> {}] capture self-test answered", net::to_string(record.source),
+                  net::to_string(*record.original));
+    co_await answer(client, rules::self_test_answer(*record.original));
+    co_return;
+  }
+  owner.stats().accepted.add();
 
   const bool redirected = record.original && *record.original != record.local;
   if (cfg.mode == mode::echo && !redirected) {

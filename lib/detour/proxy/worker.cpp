@@ -56,10 +56,9 @@ void worker::listen(const tcp::endpoint& endpoint) { listener_.listen(endpoint);
 void worker::start() {
   heartbeat_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
   listener_.start(
-      [this](net::socket socket) {
-        stats_.accepted.add();
-        spawn(context_, run_session(std::move(socket), *this, snapshot_), "session");
-      },
+      // run_session() counts the connection as accepted, once it knows it is not the capture
+      // self-test.
+      [this](net::socket socket) { spawn(context_, run_session(std::move(socket), *this, snapshot_), "session"); },
       [this](int error) { metrics_.accept_errors[accept_errno_index(error)].add(); });
   spawn(context_, sweep_loop(), "worker");
   thread_ = std::thread([this] {

@@ -1,6 +1,7 @@
 #include "detour/rules/rule_plan.hpp"
 
 #include "detour/net/sockaddr.hpp"
+#include "detour/rules/capture_self_test.hpp"
 
 #include <linux/netfilter.h>
 #include <netinet/in.h>
@@ -107,10 +108,19 @@ class chain_builder {
     add(return_if(key, {include ? not_in(f, name) : in(f, name)}));
   }
 
+  // First in the output chain, ahead of every exclusion: the self-test must take the same path
+  // whatever the user excludes, and it proves the nat hook and SO_ORIGINAL_DST, not the filters.
+  void self_test(std::uint16_t port) {
+    add(rule{
+        "self_test", {is(field::mark, self_test_mark), is(field::tcp_dport, self_test_port)}, verdict::redirect, port});
+  }
+
   void finish(std::uint16_t port) {
     add(rule{"redirect", {is(field::l4proto, IPPROTO_TCP)}, verdict::redirect, port});
-    plan_.chains.push_back(std::move(chain_));
+    finish_without_redirect();
   }
+
+  void finish_without_redirect() { plan_.chains.push_back(std::move(chain_)); }
 
  private:
   std::string port_set(const std::string& key, const std::vector<net::port_range>& ports) {
@@ -169,6 +179,7 @@ rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
   if (ic.outbound.enabled) {
     const auto& out = ic.outbound;
     chain_builder b(plan, "out_", chain{"output", hook::output, ic.priority, {}});
+    if (plans_self_test(cfg)) b.self_test(cfg.port);
     // detourd's own upstream sockets carry the mark; without this they would loop back into it.
     if (cfg.mark != 0) b.add(return_if("exclude_self_mark", {is(field::mark, cfg.mark)}));
     // skuid only exists for locally created sockets, which is why it appears in output only.
@@ -189,6 +200,13 @@ rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
     for (auto& c : upstream_server_cidrs(cfg)) excluded.push_back(c);
     b.exclude_prefixes("exclude_destinations", excluded, field::ip_daddr, field::ip6_daddr);
     b.finish(cfg.port);
+  } else if (plans_self_test(cfg)) {
+    // Inbound capture alone: the self-test cannot come in through prerouting, but an output chain
+    // with only its rule still proves NAT and SO_ORIGINAL_DST on this kernel, and captures nothing
+    // else.
+    chain_builder b(plan, "out_", chain{"output", hook::output, ic.priority, {}});
+    b.self_test(cfg.port);
+    b.finish_without_redirect();
   }
 
   if (ic.inbound.enabled) {

@@ -85,7 +85,7 @@ TEST_CASE("a table owned by another process is refused with a message naming it"
   CHECK_THROWS_WITH(second.install(plan, rules::ownership::owner),
                     "nftables: cannot take over existing table inet detour: Operation not permitted (EPERM); likely "
                     "cause: the table is owned by another process (a running detourd keeps its table until it exits; "
-                    "the kernel removes it then), or this process lacks CAP_NET_ADMIN; 16 later errors follow from it");
+                    "the kernel removes it then), or this process lacks CAP_NET_ADMIN; 17 later errors follow from it");
   std::ostringstream err;
   CHECK(rules::rules_remove(config_for_port(test::free_port()), err) == 1);
   CHECK(err.str() ==
@@ -110,7 +110,7 @@ TEST_CASE("a chain priority the kernel refuses aborts the whole batch and names 
                     "nftables: cannot create chain output (type nat hook output priority -300): Operation not "
                     "supported (EOPNOTSUPP); likely cause: the kernel refuses a nat chain at this priority (nat needs "
                     "a priority above -200) or lacks nat support (CONFIG_NFT_NAT); an existing chain's priority cannot "
-                    "change in place; 7 later errors follow from it");
+                    "change in place; 8 later errors follow from it");
   // Nothing of the batch applied: the old un-owned table with its rules is still there.
   CHECK(sh("nft list ruleset") == before);
 }

@@ -55,7 +55,7 @@ TEST_CASE("every installed rule has a counter, read back under its name, at zero
   for (const auto& c : ns.plan.chains) {
     for (const auto& r : c.rules) expected.push_back({c.name, r.name, 0, 0});
   }
-  CHECK(expected.size() == 8);
+  CHECK(expected.size() == 9);
   CHECK(counters == expected);
 }
 
@@ -65,7 +65,7 @@ TEST_CASE("each connection counts one packet on the rule that decided it", "[rul
   ns.connect("192.0.2.9", 80, 5, "redirected to 192.0.2.9:80");
   ns.connect("2001:db8::9", 80, 2, "redirected to [2001:db8::9]:80");
   auto counters = by_name(rules::read_rule_counters(ns.plan.table));
-  REQUIRE(counters.size() == 8);
+  REQUIRE(counters.size() == 9);
   // Only the SYN of each connection passes the nat chain: 3 and 5 + 2 packets, nothing else.
   CHECK(counters.at("output/exclude_ports").packets == 3);
   CHECK(counters.at("output/redirect").packets == 7);

@@ -30,6 +30,7 @@ TEST_CASE("the embedded default config has exactly the built-in defaults", "[con
   CHECK(embedded.intercept.enabled);
   CHECK(embedded.intercept.table == "detour");
   CHECK(embedded.intercept.priority == defaults.intercept.priority);
+  CHECK(embedded.intercept.self_test);
   CHECK(embedded.intercept.outbound.enabled);
   CHECK_FALSE(embedded.intercept.inbound.enabled);
   CHECK(embedded.intercept.outbound.ports.empty());
@@ -148,6 +149,13 @@ TEST_CASE("a bad config names file, line, column, key and reason", "[config]") {
   SECTION("top level not a mapping") {
     CHECK(error_of("- a\n- b\n") == "detour.yaml:1:1: (top level): expected a mapping of keys to values");
   }
+}
+
+TEST_CASE("intercept.self_test is on unless turned off, and only a boolean turns it off", "[config]") {
+  CHECK(parse_config("intercept: {}\n", "t.yaml").intercept.self_test);
+  CHECK_FALSE(parse_config("intercept: {self_test: false}\n", "t.yaml").intercept.self_test);
+  CHECK(error_of("intercept:\n  self_test: sometimes\n") ==
+        "detour.yaml:2:14: intercept.self_test: expected true or false, got \"sometimes\"");
 }
 
 TEST_CASE("a missing config file is a clear error", "[config]") {

@@ -21,6 +21,7 @@ intercept:
   table: detour-test
   priority: -110
   exclude_self_uid: true
+  self_test: false
   outbound:
     enabled: false
     ports: ["80", "8000-8080"]

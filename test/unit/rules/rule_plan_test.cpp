@@ -46,6 +46,7 @@ TEST_CASE("the default config captures all outbound tcp except detourd's own and
 
 	chain output {
 		type nat hook output priority -99; policy accept;
+		meta mark 0x001d7e57 tcp dport 0 counter redirect to :15001 comment "self_test"
 		meta mark 0x000001d7 counter return comment "exclude_self_mark"
 		meta l4proto != tcp counter return comment "exclude_non_tcp"
 		tcp dport 15001 counter return comment "exclude_listen_port"
@@ -145,6 +146,7 @@ intercept:
 
 	chain output {
 		type nat hook output priority -110; policy accept;
+		meta mark 0x001d7e57 tcp dport 0 counter redirect to :3128 comment "self_test"
 		meta skuid 4242 counter return comment "exclude_self_uid"
 		meta l4proto != tcp counter return comment "exclude_non_tcp"
 		tcp dport 3128 counter return comment "exclude_listen_port"
@@ -249,6 +251,11 @@ intercept:
 		elements = { fe80::/10 }
 	}
 
+	chain output {
+		type nat hook output priority -99; policy accept;
+		meta mark 0x001d7e57 tcp dport 0 counter redirect to :15001 comment "self_test"
+	}
+
 	chain prerouting {
 		type nat hook prerouting priority -99; policy accept;
 		meta l4proto != tcp counter return comment "exclude_non_tcp"
@@ -280,6 +287,40 @@ TEST_CASE("both directions together give two chains in one table", "[rules]") {
             "\t\ttcp dport 15001 counter return comment \"exclude_listen_port\"\n"
             "\t\tip daddr @in_exclude_admin tcp dport 15000 counter return comment \"exclude_admin\"\n"
             "\t\tmeta l4proto tcp counter redirect to :15001 comment \"redirect\"\n\t}\n}\n") != std::string::npos);
+}
+
+TEST_CASE("the self-test rule comes first, matches only its mark and port 0, and goes with self_test: false",
+          "[rules]") {
+  auto first_output_rule = [](std::string_view yaml) {
+    auto plan = make_plan(parse_config(yaml, "test.yaml"), 0);
+    REQUIRE(!plan.chains.empty());
+    REQUIRE(plan.chains[0].name == "output");
+    return plan.chains[0].rules.at(0);
+  };
+  auto rule = first_output_rule("port: 4000\nmark: 0x1d7e57\nintercept: {exclude_self_uid: true}\n");
+  CHECK(rule.name == "self_test");
+  CHECK(rule.action == detour::rules::verdict::redirect);
+  CHECK(rule.redirect_port == 4000);
+  CHECK(detour::rules::render_rule(rule, "counter") ==
+        "meta mark 0x001d7e57 tcp dport 0 counter redirect to :4000 comment \"self_test\"");
+  // A `mark` equal to the self-test's changes nothing: the exclusion of detourd's own sockets
+  // follows, and only connections to port 0 are taken by the self-test rule.
+  CHECK(first_output_rule("intercept: {self_test: false}\n").name == "exclude_self_mark");
+}
+
+TEST_CASE("inbound capture alone keeps an output chain for the self-test only, unless it is off", "[rules]") {
+  auto plan =
+      make_plan(parse_config("intercept: {outbound: {enabled: false}, inbound: {enabled: true}}\n", "t.yaml"), 0);
+  REQUIRE(plan.chains.size() == 2);
+  CHECK(plan.chains[0].name == "output");
+  REQUIRE(plan.chains[0].rules.size() == 1);
+  CHECK(plan.chains[0].rules[0].name == "self_test");
+  CHECK(plan.chains[1].name == "prerouting");
+  auto off = make_plan(
+      parse_config("intercept: {self_test: false, outbound: {enabled: false}, inbound: {enabled: true}}\n", "t.yaml"),
+      0);
+  REQUIRE(off.chains.size() == 1);
+  CHECK(off.chains[0].name == "prerouting");
 }
 
 TEST_CASE("with both directions disabled the table is empty", "[rules]") {
@@ -360,9 +401,9 @@ intercept:
       CHECK(r.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos);
     }
   }
-  CHECK(names["output"] == std::vector<std::string>{"exclude_self_mark", "exclude_self_uid", "exclude_non_tcp",
-                                                    "exclude_listen_port", "exclude_admin", "ports", "exclude_ports",
-                                                    "uids", "exclude_uids", "gids", "exclude_gids",
+  CHECK(names["output"] == std::vector<std::string>{"self_test", "exclude_self_mark", "exclude_self_uid",
+                                                    "exclude_non_tcp", "exclude_listen_port", "exclude_admin", "ports",
+                                                    "exclude_ports", "uids", "exclude_uids", "gids", "exclude_gids",
                                                     "exclude_interfaces", "destinations4", "destinations6",
                                                     "exclude_destinations4", "exclude_destinations6", "redirect"});
   CHECK(names["prerouting"] == std::vector<std::string>{"exclude_non_tcp", "exclude_listen_port", "exclude_admin",
