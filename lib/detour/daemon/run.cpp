@@ -3,6 +3,7 @@
 #include "detour/access_log/access_log.hpp"
 #include "detour/admin/admin_server.hpp"
 #include "detour/admin/status_page.hpp"
+#include "detour/config/run_as.hpp"
 #include "detour/daemon/running_proxy.hpp"
 #include "detour/daemon/startup_error.hpp"
 #include "detour/net/sockaddr.hpp"
@@ -108,6 +109,11 @@ config load_run_config(const run_options& options) {
   if (options.mode_override) cfg.mode = *options.mode_override;
   if (options.port_override) cfg.port = *options.port_override;
   if (options.workers_override) cfg.workers = *options.workers_override;
+  if (options.user_override) {
+    auto resolved = resolve_run_as(*options.user_override, "");
+    if (auto* problem = std::get_if<run_as_problem>(&resolved)) throw config_error("--user: " + problem->reason);
+    cfg.run_as = std::get<run_as_config>(resolved);
+  }
   return cfg;
 }
 
