@@ -4,6 +4,7 @@
 #include "detour/admin/admin_server.hpp"
 #include "detour/admin/status_page.hpp"
 #include "detour/config/run_as.hpp"
+#include "detour/daemon/privileges.hpp"
 #include "detour/daemon/running_proxy.hpp"
 #include "detour/daemon/startup_error.hpp"
 #include "detour/net/sockaddr.hpp"
@@ -154,6 +155,7 @@ int run(const run_options& options, const config& cfg) {
   // process: if detourd dies, the kernel removes it and traffic flows directly again.
   auto capture = rules::install_owned_rules(cfg);
   proxy.set_capture(capture.get());
+  if (cfg.run_as) drop_privileges(*cfg.run_as, cfg.port < 1024);
 
   // Threads start only from here on, after anything that changes the process's privileges.
   if (access_log) access_log->start();
