@@ -86,6 +86,11 @@ detourd_process::detourd_process(std::string_view config_yaml, const std::vector
     ::close(notify);
     throw_errno("bind notify socket", e);
   }
+  // With `user:` detourd has become another user by the time it says READY=1; systemd's notify
+  // socket takes messages from anyone, and so does this one. The directory is only traversable.
+  namespace fs = std::filesystem;
+  fs::permissions(dir_.path(), fs::perms::others_exec, fs::perm_options::add);
+  fs::permissions(notify_path, fs::perms::others_write, fs::perm_options::add);
 
   std::vector<std::string> args{"run", "-c", config_file.string()};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
