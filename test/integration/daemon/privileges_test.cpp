@@ -36,7 +36,8 @@ std::map<std::string, std::string> identity_of(const std::filesystem::path& stat
     if (colon == std::string::npos) continue;
     auto key = line.substr(0, colon);
     if (key == "Uid" || key == "Gid" || key == "Groups" || key.rfind("Cap", 0) == 0) {
-      out[key] = line.substr(line.find_first_not_of(" \t", colon + 1));
+      const auto value = line.find_first_not_of(" \t", colon + 1);
+      out[key] = value == std::string::npos ? "" : line.substr(value);
     }
   }
   return out;
@@ -52,15 +53,15 @@ std::vector<std::map<std::string, std::string>> every_thread_of(pid_t pid) {
   return out;
 }
 
-// Every thread of `pid` runs as nobody (65534, in nogroup only) with exactly `capabilities`
-// (CapEff's hex) permitted and effective, nothing inheritable or ambient. Returns how many
-// statuses were read.
-std::size_t check_runs_as_nobody(pid_t pid, const std::string& capabilities) {
+// Every thread of `pid` runs as nobody (65534, its supplementary groups `groups`: by default
+// nogroup only) with exactly `capabilities` (CapEff's hex) permitted and effective, nothing
+// inheritable or ambient. Returns how many statuses were read.
+std::size_t check_runs_as_nobody(pid_t pid, const std::string& capabilities, const std::string& groups = "65534 ") {
   auto threads = every_thread_of(pid);
   for (const auto& t : threads) {
     CHECK(t.at("Uid") == "65534\t65534\t65534\t65534");
     CHECK(t.at("Gid") == "65534\t65534\t65534\t65534");
-    CHECK(t.at("Groups") == "65534 ");
+    CHECK(t.at("Groups") == groups);
     CHECK(t.at("CapEff") == capabilities);
     CHECK(t.at("CapPrm") == capabilities);
     CHECK(t.at("CapInh") == "0000000000000000");
@@ -101,6 +102,18 @@ TEST_CASE("detourd as nobody on a port below 1024 keeps cap_net_bind_service too
   detourd_process detourd(capturing_config(443, "user: nobody\n"));
   REQUIRE(detourd.wait_for_log("with cap_net_admin, cap_net_bind_service\n"));
   CHECK(check_runs_as_nobody(detourd.pid(), "0000000000001400") >= 3);
+}
+
+TEST_CASE("detourd started as its user with ambient capabilities only narrows them to cap_net_admin", "[privileges]") {
+  enter_new_netns();
+  // As systemd's User=nobody with AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW would start it.
+  detourd_process detourd(capturing_config(free_port(), "user: nobody\n"), {}, 20s,
+                          {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                           "--inh-caps=+net_admin,+net_raw", "--ambient-caps=+net_admin,+net_raw", "--"});
+  REQUIRE(detourd.wait_for_log("detourd: running as nobody (uid 65534, gid 65534) with cap_net_admin\n"));
+  // The groups stay as the launcher left them (none): changing them needs CAP_SETGID.
+  CHECK(check_runs_as_nobody(detourd.pid(), "0000000000001000", "") >= 3);
+  CHECK_THAT(kernel_ruleset(), Catch::Contains("exclude_run_user"));
 }
 
 TEST_CASE("detourd run --user with an unknown name exits 1 naming it, and installs nothing", "[privileges]") {
