@@ -11,3 +11,5 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBNFTNL REQUIRED IMPORTED_TARGET libnftnl)
 pkg_check_modules(LIBMNL REQUIRED IMPORTED_TARGET libmnl)
 pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+# drop_privileges: capability sets read and written as a whole, with their names for messages.
+pkg_check_modules(LIBCAP REQUIRED IMPORTED_TARGET libcap)

@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libnftnl-dev libmnl-dev libfmt-dev libspdlog-dev libyaml-cpp-dev libcli11-dev
-  libsystemd-dev catch2 prometheus-cpp-dev
+  libsystemd-dev catch2 prometheus-cpp-dev libcap-dev
   # run and test: nft to inspect rules, iproute2 for namespaces, real peers started by the tests
   nftables iproute2 netcat-openbsd python3 curl
   # upstream proxies the upstream integration tests start (setpriv, from util-linux, runs them

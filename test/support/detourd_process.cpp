@@ -71,7 +71,7 @@ std::filesystem::path temp_dir::write(std::string_view name, std::string_view co
 }
 
 detourd_process::detourd_process(std::string_view config_yaml, const std::vector<std::string>& extra_args,
-                                 std::chrono::milliseconds ready_timeout) {
+                                 std::chrono::milliseconds ready_timeout, const std::vector<std::string>& launcher) {
   auto deadline = clock::now() + ready_timeout;
   auto config_file = dir_.write("detour.yaml", config_yaml);
   auto notify_path = dir_.path() / "notify.sock";
@@ -86,13 +86,18 @@ detourd_process::detourd_process(std::string_view config_yaml, const std::vector
     ::close(notify);
     throw_errno("bind notify socket", e);
   }
+  // With `user:` detourd has become another user by the time it says READY=1; systemd's notify
+  // socket takes messages from anyone, and so does this one. The directory is only traversable.
+  namespace fs = std::filesystem;
+  fs::permissions(dir_.path(), fs::perms::others_exec, fs::perm_options::add);
+  fs::permissions(notify_path, fs::perms::others_write, fs::perm_options::add);
 
   std::vector<std::string> args{"run", "-c", config_file.string()};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::array<int, 2> output{-1, -1};
   if (::pipe2(output.data(), O_CLOEXEC) != 0) throw_errno("pipe2");
   try {
-    child_.emplace(detourd_argv(args), output[1], output[1],
+    child_.emplace(detourd_argv(args, launcher), output[1], output[1],
                    std::vector<std::string>{fmt::format("NOTIFY_SOCKET={}", notify_path.string())});
   } catch (...) {
     ::close(output[0]);

@@ -52,8 +52,10 @@ class temp_dir {
 // (child_process), so not even a crashed test leaves it behind.
 class detourd_process {
  public:
+  // `launcher` as for run_detourd().
   explicit detourd_process(std::string_view config_yaml, const std::vector<std::string>& extra_args = {},
-                           std::chrono::milliseconds ready_timeout = 20s);
+                           std::chrono::milliseconds ready_timeout = 20s,
+                           const std::vector<std::string>& launcher = {});
   detourd_process(const detourd_process&) = delete;
   detourd_process& operator=(const detourd_process&) = delete;
   ~detourd_process();

@@ -4,6 +4,7 @@
 #include "detour/config/admin_section.hpp"
 #include "detour/config/intercept_section.hpp"
 #include "detour/config/routes_section.hpp"
+#include "detour/config/run_as.hpp"
 #include "detour/config/upstreams_section.hpp"
 #include "detour/config/yaml_reader.hpp"
 
@@ -92,6 +93,26 @@ void read_log(std::string_view source, const YAML::Node& node, config& out) {
   log.finish();
 }
 
+// Resolved here rather than at startup, so that `detourd check` refuses a user this host lacks.
+std::optional<run_as_config> read_run_as(std::string_view source, const std::optional<YAML::Node>& user,
+                                         const std::optional<YAML::Node>& group) {
+  if (!user) {
+    if (group) fail(source, group->Mark(), "group", "needs `user:`; without it detourd keeps the user it starts as");
+    return std::nullopt;
+  }
+  const auto user_text = read_string(source, *user, "user");
+  std::string group_text;
+  if (group) {
+    group_text = read_string(source, *group, "group");
+    if (group_text.empty()) fail(source, group->Mark(), "group", "expected a group name or a numeric gid, got \"\"");
+  }
+  auto resolved = resolve_run_as(user_text, group_text);
+  if (auto* problem = std::get_if<run_as_problem>(&resolved)) {
+    fail(source, (problem->key == "group" && group ? *group : *user).Mark(), problem->key, problem->reason);
+  }
+  return std::get<run_as_config>(resolved);
+}
+
 }  // namespace
 
 config parse_config(std::string_view yaml_text, std::string_view source_name) {
@@ -135,8 +156,13 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
   if (auto v = top.take("upstreams")) read_upstreams(source_name, *v, out.connect_timeout, out.upstreams);
   if (auto v = top.take("routes")) read_routes(source_name, *v, out.upstreams, out.routes, out.default_route);
   if (auto v = top.take("admin")) read_admin(source_name, *v, out.admin);
+  auto user = top.take("user");
+  auto group = top.take("group");
+  out.run_as = read_run_as(source_name, user, group);
   top.finish();
-  if (out.mark == 0 && out.intercept.enabled && !out.intercept.exclude_self_uid) {
+  // With a user to run as, the rules exclude that user's connections (exclude_run_user), which
+  // covers detourd's own upstream connections as the self uid exclusion does.
+  if (out.mark == 0 && out.intercept.enabled && !out.intercept.exclude_self_uid && !out.run_as) {
     // Without either exclusion our own rules would redirect every upstream connection detourd
     // makes back into detourd, until it runs out of descriptors.
     fail(source_name, mark_at, "mark",

@@ -124,6 +124,17 @@ struct access_log_config {
   friend bool operator==(const access_log_config&, const access_log_config&) = default;
 };
 
+// The user and group detourd runs as once its rules are installed (top-level `user:` and
+// `group:`), resolved when the config is read, so `detourd check` already catches a name this host
+// does not know.
+struct run_as_config {
+  std::string user;  // the passwd name, or the number when the uid has no entry
+  std::uint32_t uid = 0;
+  std::string group;  // likewise for the group
+  std::uint32_t gid = 0;
+  friend bool operator==(const run_as_config&, const run_as_config&) = default;
+};
+
 struct config {
   detour::mode mode = mode::direct;
   std::uint16_t port = 15001;
@@ -139,6 +150,7 @@ struct config {
   std::vector<route_rule> routes;
   std::optional<route_action> default_route;  // the `default:` entry of routes; absent: `mode`
   admin_config admin;
+  std::optional<run_as_config> run_as;  // nullopt: keep the user detourd was started as
 
   // What a connection that matches no route gets.
   route_action default_action() const;

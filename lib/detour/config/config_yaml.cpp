@@ -173,6 +173,11 @@ std::string to_yaml(const config& c) {
   out << YAML::Key << "listen" << YAML::Value << (c.admin.listen ? net::to_string(*c.admin.listen) : "off");
   out << YAML::Key << "allow_remote" << YAML::Value << c.admin.allow_remote;
   out << YAML::EndMap;
+  // Left out when unset, as there is no value that means "the starting user".
+  if (c.run_as) {
+    out << YAML::Key << "user" << YAML::Value << c.run_as->user;
+    out << YAML::Key << "group" << YAML::Value << c.run_as->group;
+  }
   out << YAML::EndMap << YAML::Newline;
   return out.c_str();
 }

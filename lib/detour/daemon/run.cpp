@@ -3,6 +3,8 @@
 #include "detour/access_log/access_log.hpp"
 #include "detour/admin/admin_server.hpp"
 #include "detour/admin/status_page.hpp"
+#include "detour/config/run_as.hpp"
+#include "detour/daemon/privileges.hpp"
 #include "detour/daemon/reloader.hpp"
 #include "detour/daemon/running_proxy.hpp"
 #include "detour/daemon/startup_error.hpp"
@@ -114,6 +116,11 @@ config load_run_config(const run_options& options) {
   if (options.mode_override) cfg.mode = *options.mode_override;
   if (options.port_override) cfg.port = *options.port_override;
   if (options.workers_override) cfg.workers = *options.workers_override;
+  if (options.user_override) {
+    auto resolved = resolve_run_as(*options.user_override, "");
+    if (auto* problem = std::get_if<run_as_problem>(&resolved)) throw config_error("--user: " + problem->reason);
+    cfg.run_as = std::get<run_as_config>(resolved);
+  }
   return cfg;
 }
 
@@ -218,6 +225,7 @@ int run(const run_options& options, const config& cfg) {
   proxy.set_capture(capture.get());
   reloader reload(options, workers, proxy, names, capture.get(), cfg);
   proxy.set_reloader([&reload] { return reload.reload("POST /reload"); });
+  if (cfg.run_as) drop_privileges(*cfg.run_as, cfg.port < 1024);
 
   // Threads start only from here on, after anything that changes the process's privileges.
   if (access_log) access_log->start();

@@ -14,6 +14,8 @@ struct run_options {
   std::optional<mode> mode_override;
   std::optional<std::uint16_t> port_override;
   std::optional<unsigned> workers_override;
+  // `run --user NAME`: replaces `user:`, with NAME's primary group as the group.
+  std::optional<std::string> user_override;
   std::string pidfile;  // empty: none
 };
 

@@ -184,6 +184,10 @@ rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
     if (cfg.mark != 0) b.add(return_if("exclude_self_mark", {is(field::mark, cfg.mark)}));
     // skuid only exists for locally created sockets, which is why it appears in output only.
     if (ic.exclude_self_uid) b.add(return_if("exclude_self_uid", {is(field::skuid, self_uid)}));
+    // The user detourd switches to after installing these rules (`user:`), excluded the way istio
+    // excludes its proxy's uid 1337: detourd's own upstream connections are never captured, even
+    // with `mark: 0`. self_uid cannot serve, since it is still the starting user's at install time.
+    if (cfg.run_as) b.add(return_if("exclude_run_user", {is(field::skuid, cfg.run_as->uid)}));
     b.exclude_non_tcp_and_listen_port(cfg.port);
     b.exclude_admin(cfg.admin.listen);
     b.ports(out.ports, out.exclude_ports);

@@ -38,6 +38,7 @@ TEST_CASE("the embedded default config has exactly the built-in defaults", "[con
   REQUIRE(embedded.admin.listen);
   CHECK(detour::net::to_string(*embedded.admin.listen) == "127.0.0.1:15000");
   CHECK_FALSE(embedded.admin.allow_remote);
+  CHECK_FALSE(embedded.run_as);
 }
 
 TEST_CASE("an empty file means every default", "[config]") {
@@ -86,7 +87,7 @@ TEST_CASE("a bad config names file, line, column, key and reason", "[config]") {
   SECTION("unknown top-level key") {
     CHECK(error_of("port: 1\nprot: 2\n") ==
           "detour.yaml:2:1: prot: unknown key (known: mode, port, workers, mark, connect_timeout, idle_timeout, "
-          "drain_timeout, log, access_log, intercept, upstreams, routes, admin)");
+          "drain_timeout, log, access_log, intercept, upstreams, routes, admin, user, group)");
   }
   SECTION("unknown nested key") {
     CHECK(error_of("intercept:\n  outbound:\n    port: [80]\n") ==

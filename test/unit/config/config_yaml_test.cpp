@@ -72,6 +72,8 @@ access_log:
 admin:
   listen: "[::1]:15999"
   allow_remote: false
+user: nobody
+group: root
 )";
 
 }  // namespace
@@ -100,6 +102,9 @@ TEST_CASE("the config YAML of the defaults writes every key and reads back as th
         "routes: []", "listen: 127.0.0.1:15000", "allow_remote: false"}) {
     CHECK(text.find(key) != std::string::npos);
   }
+  // Unset means "keep the starting user", which no value of user: says.
+  CHECK(text.find("\nuser:") == std::string::npos);
+  CHECK(text.find("\ngroup:") == std::string::npos);
 }
 
 TEST_CASE("the config YAML says off for an admin endpoint that is off, and keeps a remote one", "[config]") {

@@ -429,3 +429,17 @@ TEST_CASE("the admin endpoint is never captured: its address and port, or its po
   CHECK_THAT(render_nft(make_plan(parse_config("admin: {listen: off}\n", "test.yaml"), 4242)),
              !Catch::Contains("exclude_admin"));
 }
+
+TEST_CASE("with user: set, that user's connections are left alone right after detourd's own uid", "[rules]") {
+  auto text = rendered("mark: 0\nuser: nobody\nintercept: {exclude_self_uid: true}\n");
+  CHECK_THAT(text, Catch::Contains("\t\tmeta skuid 4242 counter return comment \"exclude_self_uid\"\n"
+                                   "\t\tmeta skuid 65534 counter return comment \"exclude_run_user\"\n"
+                                   "\t\tmeta l4proto != tcp counter return comment \"exclude_non_tcp\"\n"));
+  CHECK_THAT(rendered("user: nobody\n"),
+             Catch::Contains("\t\tmeta mark 0x000001d7 counter return comment \"exclude_self_mark\"\n"
+                             "\t\tmeta skuid 65534 counter return comment \"exclude_run_user\"\n"));
+  CHECK_THAT(rendered(""), !Catch::Contains("exclude_run_user"));
+  // Only sockets made on this host have an owner: the prerouting chain has no such rule.
+  CHECK_THAT(rendered("user: nobody\nintercept: {outbound: {enabled: false}, inbound: {enabled: true}}\n"),
+             !Catch::Contains("skuid"));
+}
