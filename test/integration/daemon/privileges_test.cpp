@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -91,8 +92,23 @@ TEST_CASE("detourd with user: nobody keeps only cap_net_admin in every thread an
   // not, and reaches the server.
   echo_server upstream(at("10.77.0.2", 0));
   { auto client = connect_and_echo(upstream.local_endpoint(), "through detourd"); }
+
+  // As nobody, a reload still replaces the rules, over the netlink socket opened as root and with
+  // the one capability kept. nobody must be able to read the file again.
+  const auto file = detourd.config_file();
+  std::filesystem::permissions(file.parent_path(), std::filesystem::perms::others_exec,
+                               std::filesystem::perm_options::add);
+  std::ofstream(file, std::ios::trunc) << capturing_config(port,
+                                                           "user: nobody\nintercept:\n  outbound:\n"
+                                                           "    exclude_ports: [\"9\"]\n");
+  std::filesystem::permissions(file, std::filesystem::perms::others_read, std::filesystem::perm_options::add);
+  detourd.send_signal(SIGHUP);
+  REQUIRE(detourd.wait_for_log("rules replaced"));
+  CHECK_THAT(sh("nft list table inet detour"), Catch::Contains("comment \"exclude_ports\""));
+  CHECK(check_runs_as_nobody(detourd.pid(), "0000000000001000") >= 3);
+  { auto client = connect_and_echo(upstream.local_endpoint(), "after the reload"); }
   CHECK(detourd.stop() == 0);
-  CHECK(detourd.stop_counter("relayed") == 1u);
+  CHECK(detourd.stop_counter("relayed") == 2u);
 }
 
 TEST_CASE("detourd as nobody on a port below 1024 keeps cap_net_bind_service too", "[privileges]") {
