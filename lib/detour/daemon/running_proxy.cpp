@@ -184,4 +184,15 @@ std::string running_proxy::rules_text() {
   return rules::render_with_counters(capture_->plan(), rules::read_rule_counters(capture_->plan().table));
 }
 
+void running_proxy::set_reloader(std::function<admin::reload_result()> reloader) {
+  std::lock_guard lock(reloader_mutex_);
+  reloader_ = std::move(reloader);
+}
+
+admin::reload_result running_proxy::reload() {
+  std::lock_guard lock(reloader_mutex_);
+  if (!reloader_) return {false, "reload is not available"};
+  return reloader_();
+}
+
 }  // namespace detour::daemon

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -33,6 +34,10 @@ class running_proxy final : public admin::backend {
   // Ready once listeners are bound and rules installed; not ready again from the drain on.
   void set_ready(bool ready) { ready_.store(ready, std::memory_order_relaxed); }
 
+  // What reload() runs: set by the daemon once it can reload (it reads the config file again and
+  // swaps rules and snapshots); until then, and without one, reload() says it is not available.
+  void set_reloader(std::function<admin::reload_result()> reloader);
+
   bool ready() const override { return ready_.load(std::memory_order_relaxed); }
   std::string metrics_text() override;
   boost::json::object stats() override;
@@ -40,6 +45,7 @@ class running_proxy final : public admin::backend {
   bool reset_connection(std::uint64_t id) override;
   std::string config_yaml() override;
   std::string rules_text() override;
+  admin::reload_result reload() override;
 
  private:
   std::vector<const proxy::worker*> worker_view() const;
@@ -49,6 +55,9 @@ class running_proxy final : public admin::backend {
   proxy::snapshot_ptr snapshot_;
   std::mutex capture_mutex_;
   const rules::owned_table* capture_ = nullptr;  // under capture_mutex_
+  // set_reloader() runs on the daemon's thread, reload() on the admin thread.
+  std::mutex reloader_mutex_;
+  std::function<admin::reload_result()> reloader_;  // under reloader_mutex_
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::atomic<bool> ready_{false};
 };
