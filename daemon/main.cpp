@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
   run->add_option("--workers", run_options.workers_override,
                   "Override `workers`: worker threads (default: one per CPU)")
       ->check(CLI::Range(1, 1024));
+  run->add_option("--pidfile", run_options.pidfile, "Write the process id to this file while running");
 
   auto* check = app.add_subcommand("check", "Validate a configuration file and exit 0 (valid) or 1.");
   check->add_option("-c,--config", config_path, "YAML configuration file")->required();

@@ -3,6 +3,7 @@
 #include "detour/access_log/access_log.hpp"
 #include "detour/admin/admin_server.hpp"
 #include "detour/admin/status_page.hpp"
+#include "detour/daemon/pidfile.hpp"
 #include "detour/daemon/running_proxy.hpp"
 #include "detour/daemon/startup_error.hpp"
 #include "detour/net/sockaddr.hpp"
@@ -139,6 +140,8 @@ int run(const run_options& options, const config& cfg) {
     for (const auto& endpoint : endpoints) workers.back()->listen(endpoint);
     if (access_log) workers.back()->log_access_to(*access_log);
   }
+  std::optional<pidfile> pid;
+  if (!options.pidfile.empty()) pid.emplace(options.pidfile);
 
   running_proxy proxy(workers, snapshot);
   std::optional<admin::admin_server> admin_endpoint;
