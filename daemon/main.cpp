@@ -1,6 +1,7 @@
 // detourd: the command line. Everything it runs lives in the core library.
 #include "detour/admin/admin_client.hpp"
 #include "detour/config/config.hpp"
+#include "detour/daemon/reload_signal.hpp"
 #include "detour/daemon/run.hpp"
 #include "detour/error.hpp"
 #include "detour/rules/rules_commands.hpp"
@@ -37,8 +38,10 @@ Examples:
   detourd status                       uptime, counts by route and result, bytes (from admin.listen)
   detourd connections --route corp     the live connections of one route, as a table
   detourd connections --json --admin 127.0.0.1:15000
+  detourd reload                       reread the config file (POST /reload on admin.listen)
+  detourd reload --pidfile /run/detourd.pid   the same by SIGHUP to the pid in the file
 
-Signals: SIGTERM/SIGINT drain and stop. Exit status: 0 success, 1 configuration or startup error,
+Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the config file. Exit status: 0 success, 1 configuration or startup error,
 2 command-line usage error. Configuration reference: config/detour.yaml (every key, default, unit).)";
 
 // Logs go to stderr (stdout is for command output). Under systemd the journal stamps each line, so
@@ -109,6 +112,14 @@ int main(int argc, char** argv) {
     sub->add_flag("--json", json, "Print the endpoint's JSON as it comes");
   }
 
+  std::string reload_pidfile;
+  auto* reload = app.add_subcommand("reload", "Make the running detourd reread its config file.");
+  reload->add_option("-c,--config", config_path, "YAML configuration file naming admin.listen (default: built-in)")
+      ->check(CLI::ExistingFile);
+  reload->add_option("--admin", admin_override, "The admin endpoint's ADDRESS:PORT, instead of admin.listen");
+  reload->add_option("--pidfile", reload_pidfile, "Send SIGHUP to the pid in this file instead of asking the endpoint")
+      ->excludes("--admin");
+
   auto* version = app.add_subcommand("version", "Print the version and exit.");
 
   try {
@@ -139,6 +150,11 @@ int main(int argc, char** argv) {
       auto target = detour::admin::find_admin(load(config_path), config_path, admin_override);
       if (status->parsed()) return detour::admin::status_command(target, json, std::cout, std::cerr);
       return detour::admin::connections_command(target, route_filter, json, std::cout, std::cerr);
+    }
+    if (reload->parsed()) {
+      if (!reload_pidfile.empty()) return detour::daemon::reload_by_signal(reload_pidfile, std::cout, std::cerr);
+      auto target = detour::admin::find_admin(load(config_path), config_path, admin_override);
+      return detour::admin::reload_command(target, std::cout, std::cerr);
     }
     run_options.config_path = config_path;
     if (mode_override) run_options.mode_override = *detour::parse_mode(*mode_override);
