@@ -7,6 +7,8 @@
 #include <stdlib.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <system_error>
 
@@ -30,6 +32,13 @@ std::filesystem::path temp_dir::write(std::string_view name, std::string_view co
   std::fwrite(contents.data(), 1, contents.size(), f);
   std::fclose(f);
   return file;
+}
+
+std::string file_contents(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace detour::test

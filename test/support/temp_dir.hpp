@@ -1,5 +1,6 @@
 #pragma once
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace detour::test {
@@ -17,5 +18,8 @@ class temp_dir {
  private:
   std::filesystem::path path_;
 };
+
+// The whole of a file; empty if it cannot be read.
+std::string file_contents(const std::filesystem::path& path);
 
 }  // namespace detour::test

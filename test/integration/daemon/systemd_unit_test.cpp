@@ -5,20 +5,9 @@
 
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <sstream>
-
 using namespace detour::test;
 
 namespace {
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  REQUIRE(in);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::string replace_all(std::string text, std::string_view from, std::string_view to) {
   for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
@@ -32,7 +21,7 @@ const std::filesystem::path packaging = std::filesystem::path(DETOUR_SOURCE_DIR)
 }  // namespace
 
 TEST_CASE("systemd-analyze verify accepts the unit as it is, with the binary at the built path", "[daemon]") {
-  auto unit = read_file(packaging / "detourd.service");
+  auto unit = file_contents(packaging / "detourd.service");
   // verify checks that every Exec*= program exists.
   REQUIRE(unit.find("/usr/local/sbin/detourd") != std::string::npos);
   temp_dir dir;
@@ -51,8 +40,8 @@ TEST_CASE("the sysusers.d file creates the detour user and group with no home an
   auto run = run_to_completion(
       {"/usr/bin/systemd-sysusers", "--root=" + root.path().string(), (packaging / "detour.sysusers").string()}, 60s);
   REQUIRE(run.exit_code == 0);
-  auto passwd = read_file(root.path() / "etc" / "passwd");
-  auto group = read_file(root.path() / "etc" / "group");
+  auto passwd = file_contents(root.path() / "etc" / "passwd");
+  auto group = file_contents(root.path() / "etc" / "group");
   CHECK(passwd.starts_with("detour:x:"));
   CHECK(passwd.ends_with(":detour transparent proxy:/nonexistent:/usr/sbin/nologin\n"));
   CHECK(group.starts_with("detour:x:"));

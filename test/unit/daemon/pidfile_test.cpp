@@ -6,21 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
-
 using detour::daemon::pidfile;
 using detour::daemon::pidfile_error;
+using detour::test::file_contents;
 using detour::test::temp_dir;
 
 namespace {
-
-std::string contents(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 ino_t inode(const std::filesystem::path& path) {
   struct stat st {};
@@ -38,7 +29,7 @@ TEST_CASE("a pid file holds our pid and a newline, readable by all, and is remov
   {
     pidfile file(path);
     CHECK(file.path() == path);
-    CHECK(contents(path) == our_pid_line);
+    CHECK(file_contents(path) == our_pid_line);
     CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::all) ==
           (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
            std::filesystem::perms::group_read | std::filesystem::perms::others_read));
@@ -55,9 +46,9 @@ TEST_CASE("a pid file replaces an old one by rename, so a reader never sees it h
   auto old_inode = inode(path);
 
   pidfile file(path);
-  CHECK(contents(path) == our_pid_line);
+  CHECK(file_contents(path) == our_pid_line);
   CHECK(inode(path) != old_inode);
-  CHECK(contents(old_name) == "4242\n");
+  CHECK(file_contents(old_name) == "4242\n");
   // No temporary file is left beside it.
   CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator()) == 2);
 }
@@ -69,7 +60,7 @@ TEST_CASE("a pid file that holds another pid by the time we stop stays, for the 
     pidfile file(path);
     dir.write("detourd.pid", "1\n");
   }
-  CHECK(contents(path) == "1\n");
+  CHECK(file_contents(path) == "1\n");
 }
 
 TEST_CASE("a pid file in a directory that cannot hold it is an error naming the path and the reason", "[daemon]") {
