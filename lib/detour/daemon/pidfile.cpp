@@ -10,7 +10,6 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -88,7 +87,8 @@ pidfile::pidfile(std::filesystem::path path) : path_(std::move(path)), pid_(::ge
   auto dir = path_.parent_path().empty() ? std::filesystem::path(".") : path_.parent_path();
   std::string temp = (dir / ("." + path_.filename().string() + ".XXXXXX")).string();
   int fd = ::mkostemp(temp.data(), O_CLOEXEC);
-  if (fd < 0) fail(path_, fmt::format("cannot create a file in {}: {}", dir.string(), std::strerror(errno)));
+  if (fd < 0)
+    fail(path_, fmt::format("cannot create a file in {}: {}", dir.string(), std::generic_category().message(errno)));
   try {
     // mkostemp makes it 0600; a pid file is for everyone to read.
     if (::fchmod(fd, 0644) != 0) throw std::system_error(errno, std::generic_category());
@@ -109,7 +109,7 @@ pidfile::~pidfile() {
 
 pid_t running_detourd(const std::filesystem::path& path) {
   auto text = read_all(path);
-  if (!text) fail(path, fmt::format("cannot read it: {}", std::strerror(errno)));
+  if (!text) fail(path, fmt::format("cannot read it: {}", std::generic_category().message(errno)));
   auto pid = parse_pid(*text);
   if (!pid) fail(path, fmt::format("expected a process id (a positive integer), got {}", printable_quoted(*text)));
   auto comm = read_all(fmt::format("/proc/{}/comm", *pid));

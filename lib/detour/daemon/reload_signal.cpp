@@ -7,7 +7,7 @@
 #include <signal.h>
 
 #include <cerrno>
-#include <cstring>
+#include <system_error>
 
 namespace detour::daemon {
 
@@ -15,8 +15,8 @@ int reload_by_signal(const std::filesystem::path& pidfile_path, std::ostream& ou
   try {
     pid_t pid = running_detourd(pidfile_path);
     if (::kill(pid, SIGHUP) != 0) {
-      throw pidfile_error(
-          fmt::format("pid file {}: cannot signal pid {}: {}", pidfile_path.string(), pid, std::strerror(errno)));
+      throw pidfile_error(fmt::format("pid file {}: cannot signal pid {}: {}", pidfile_path.string(), pid,
+                                      std::generic_category().message(errno)));
     }
     out << fmt::format("detourd: sent SIGHUP to {}\n", pid);
     return 0;
