@@ -1,6 +1,7 @@
 // detourd: the command line. Everything it runs lives in the core library.
 #include "detour/admin/admin_client.hpp"
 #include "detour/config/config.hpp"
+#include "detour/daemon/reload_signal.hpp"
 #include "detour/daemon/run.hpp"
 #include "detour/doctor/doctor.hpp"
 #include "detour/error.hpp"
@@ -45,8 +46,10 @@ nftables nat and SO_ORIGINAL_DST per family (tested in a throw-away network name
 host's), conntrack, capabilities, descriptor limits, fs.pipe-user-pages-soft, conntrack table
 use, net.ipv4.ip_local_port_range, and other nat chains that see connections before detourd's.
 It changes nothing on the host and exits 1 when a check FAILs, else 0.
+  detourd reload                       reread the config file (POST /reload on admin.listen)
+  detourd reload --pidfile /run/detourd.pid   the same by SIGHUP to the pid in the file
 
-Signals: SIGTERM/SIGINT drain and stop. Exit status: 0 success, 1 configuration or startup error,
+Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the config file. Exit status: 0 success, 1 configuration or startup error,
 2 command-line usage error. Configuration reference: config/detour.yaml (every key, default, unit).)";
 
 // Logs go to stderr (stdout is for command output). Under systemd the journal stamps each line, so
@@ -88,6 +91,7 @@ int main(int argc, char** argv) {
   run->add_option("--user", run_options.user_override,
                   "Override `user:`: the user (name or uid) to run as once the rules are installed, in its primary "
                   "group");
+  run->add_option("--pidfile", run_options.pidfile, "Write the process id to this file while running");
 
   auto* check = app.add_subcommand("check", "Validate a configuration file and exit 0 (valid) or 1.");
   check->add_option("-c,--config", config_path, "YAML configuration file")->required();
@@ -122,6 +126,13 @@ int main(int argc, char** argv) {
   auto* doctor = app.add_subcommand("doctor", "Check this host for what detourd needs; exit 1 if a check fails.");
   doctor->add_option("-c,--config", config_path, "YAML configuration file (default: the built-in configuration)")
       ->check(CLI::ExistingFile);
+  std::string reload_pidfile;
+  auto* reload = app.add_subcommand("reload", "Make the running detourd reread its config file.");
+  reload->add_option("-c,--config", config_path, "YAML configuration file naming admin.listen (default: built-in)")
+      ->check(CLI::ExistingFile);
+  reload->add_option("--admin", admin_override, "The admin endpoint's ADDRESS:PORT, instead of admin.listen");
+  reload->add_option("--pidfile", reload_pidfile, "Send SIGHUP to the pid in this file instead of asking the endpoint")
+      ->excludes("--admin");
 
   auto* version = app.add_subcommand("version", "Print the version and exit.");
 
@@ -154,6 +165,11 @@ int main(int argc, char** argv) {
       auto target = detour::admin::find_admin(load(config_path), config_path, admin_override);
       if (status->parsed()) return detour::admin::status_command(target, json, std::cout, std::cerr);
       return detour::admin::connections_command(target, route_filter, json, std::cout, std::cerr);
+    }
+    if (reload->parsed()) {
+      if (!reload_pidfile.empty()) return detour::daemon::reload_by_signal(reload_pidfile, std::cout, std::cerr);
+      auto target = detour::admin::find_admin(load(config_path), config_path, admin_override);
+      return detour::admin::reload_command(target, std::cout, std::cerr);
     }
     run_options.config_path = config_path;
     if (mode_override) run_options.mode_override = *detour::parse_mode(*mode_override);

@@ -15,6 +15,9 @@ packages=(
   microsocks tinyproxy util-linux libbenchmark-dev clang libclang-rt-14-dev
   # promtool (package prometheus) checks /metrics; headless Chromium loads the status page
   prometheus chromium
+  # systemd-analyze verifies packaging/detourd.service, systemd-sysusers reads detour.sysusers,
+  # systemd-notify sends to the tests' notify socket (nothing is started as a service)
+  systemd
   # scripts/format.sh and scripts/tidy.sh; the version is pinned because another one formats and
   # checks differently
   clang-format-14 clang-tidy-14

@@ -8,12 +8,11 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -50,59 +49,23 @@ finished_run run_detourd(const std::vector<std::string>& args, std::chrono::mill
   return run_to_completion(detourd_argv(args, launcher), timeout);
 }
 
-temp_dir::temp_dir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "detour-test-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) throw_errno("mkdtemp");
-  path_ = pattern;
-}
-
-temp_dir::~temp_dir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
-std::filesystem::path temp_dir::write(std::string_view name, std::string_view contents) const {
-  auto file = path_ / name;
-  FILE* f = std::fopen(file.c_str(), "we");
-  if (f == nullptr) throw_errno(fmt::format("create {}", file.string()));
-  std::fwrite(contents.data(), 1, contents.size(), f);
-  std::fclose(f);
-  return file;
-}
-
 detourd_process::detourd_process(std::string_view config_yaml, const std::vector<std::string>& extra_args,
-                                 std::chrono::milliseconds ready_timeout, const std::vector<std::string>& launcher) {
+                                 std::chrono::milliseconds ready_timeout, const std::vector<std::string>& launcher,
+                                 const std::vector<std::string>& extra_env) {
   auto deadline = clock::now() + ready_timeout;
   auto config_file = dir_.write("detour.yaml", config_yaml);
-  auto notify_path = dir_.path() / "notify.sock";
-
-  int notify = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (notify < 0) throw_errno("socket(AF_UNIX)");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, notify_path.c_str(), sizeof addr.sun_path - 1);
-  if (::bind(notify, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    int e = errno;
-    ::close(notify);
-    throw_errno("bind notify socket", e);
-  }
-  // With `user:` detourd has become another user by the time it says READY=1; systemd's notify
-  // socket takes messages from anyone, and so does this one. The directory is only traversable.
-  namespace fs = std::filesystem;
-  fs::permissions(dir_.path(), fs::perms::others_exec, fs::perm_options::add);
-  fs::permissions(notify_path, fs::perms::others_write, fs::perm_options::add);
 
   std::vector<std::string> args{"run", "-c", config_file.string()};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
+  std::vector<std::string> env{notify_.environment_entry()};
+  env.insert(env.end(), extra_env.begin(), extra_env.end());
   std::array<int, 2> output{-1, -1};
   if (::pipe2(output.data(), O_CLOEXEC) != 0) throw_errno("pipe2");
   try {
-    child_.emplace(detourd_argv(args, launcher), output[1], output[1],
-                   std::vector<std::string>{fmt::format("NOTIFY_SOCKET={}", notify_path.string())});
+    child_.emplace(detourd_argv(args, launcher), output[1], output[1], env);
   } catch (...) {
     ::close(output[0]);
     ::close(output[1]);
-    ::close(notify);
     throw;
   }
   ::close(output[1]);
@@ -110,8 +73,8 @@ detourd_process::detourd_process(std::string_view config_yaml, const std::vector
   reader_ = std::thread([this] { read_output(); });
 
   std::string failure;
-  for (;;) {
-    std::array<pollfd, 2> polls{{{notify, POLLIN, 0}, {child_->pidfd(), POLLIN, 0}}};
+  while (!notify_.wait_for("READY=1", 0ms)) {
+    std::array<pollfd, 2> polls{{{notify_.arrival_fd(), POLLIN, 0}, {child_->pidfd(), POLLIN, 0}}};
     int n = ::poll(polls.data(), polls.size(), remaining_ms(deadline));
     if (n == 0) {
       failure = fmt::format("detourd did not report READY=1 within {}ms", ready_timeout.count());
@@ -123,16 +86,13 @@ detourd_process::detourd_process(std::string_view config_yaml, const std::vector
       break;
     }
     if (polls[0].revents != 0) {
-      std::array<char, 1024> message{};
-      ssize_t got = ::recv(notify, message.data(), message.size() - 1, 0);
-      std::string_view text(message.data(), got > 0 ? static_cast<std::size_t>(got) : 0);
-      if (text.find("READY=1") != std::string_view::npos) break;
+      std::uint64_t arrivals = 0;
+      [[maybe_unused]] auto got = ::read(notify_.arrival_fd(), &arrivals, sizeof arrivals);
     } else if (polls[1].revents != 0) {
       failure = fmt::format("detourd exited with {} before READY=1", child_->wait(0ms).value_or(-1));
       break;
     }
   }
-  ::close(notify);
   if (!failure.empty()) {
     // The destructor does not run for a constructor that throws: end the reader here.
     child_->kill();

@@ -1,5 +1,7 @@
 #pragma once
+#include "support/notify_socket.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 #include <sys/types.h>
 
@@ -30,23 +32,11 @@ std::string test_config(std::uint16_t port, std::string_view mode, std::string_v
 finished_run run_detourd(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 20s,
                          const std::vector<std::string>& launcher = {});
 
-// A temporary directory, removed with its contents when destroyed.
-class temp_dir {
- public:
-  temp_dir();
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir();
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path write(std::string_view name, std::string_view contents) const;
-
- private:
-  std::filesystem::path path_;
-};
-
-// The real detourd binary running `run -c <config>` in this process's network namespace. The
-// constructor returns once detourd has said READY=1 on NOTIFY_SOCKET (its listeners are bound),
-// and throws with detourd's stderr if it exits or stays silent instead. stderr is collected as it
+// The real detourd binary running `run -c <config> EXTRA_ARGS...` in this process's network
+// namespace, with NOTIFY_SOCKET set to a test-owned notify_socket and `extra_env` ("NAME=value",
+// e.g. "WATCHDOG_USEC=200000") added to its environment. The constructor returns once detourd has
+// said READY=1 (its listeners are bound), and throws with detourd's stderr if it exits or stays
+// silent instead. Every notify message stays recorded for the test to check. stderr is collected as it
 // comes, so a test can wait for a log line without sleeping. The destructor kills the process
 // (by its pid only) if the test did not stop it; detourd also dies with the test process
 // (child_process), so not even a crashed test leaves it behind.
@@ -55,7 +45,8 @@ class detourd_process {
   // `launcher` as for run_detourd().
   explicit detourd_process(std::string_view config_yaml, const std::vector<std::string>& extra_args = {},
                            std::chrono::milliseconds ready_timeout = 20s,
-                           const std::vector<std::string>& launcher = {});
+                           const std::vector<std::string>& launcher = {},
+                           const std::vector<std::string>& extra_env = {});
   detourd_process(const detourd_process&) = delete;
   detourd_process& operator=(const detourd_process&) = delete;
   ~detourd_process();
@@ -63,6 +54,14 @@ class detourd_process {
   pid_t pid() const { return child_->pid(); }
   // The config file detourd runs with: rewrite it, then SIGHUP, to test a reload.
   std::filesystem::path config_file() const { return dir_.path() / "detour.yaml"; }
+
+  // Every message detourd sent to NOTIFY_SOCKET so far, each as sent ("READY=1\nSTATUS=...").
+  std::vector<std::string> notifications() const { return notify_.messages(); }
+  // True once a notify message containing `needle` has arrived (earlier ones count); false if none
+  // has within `timeout`.
+  bool wait_for_notification(std::string_view needle, std::chrono::milliseconds timeout) const {
+    return notify_.wait_for(needle, timeout);
+  }
 
   // True once `needle` appears in stderr; false if it has not within `timeout`.
   bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout = 10s) const;
@@ -87,6 +86,7 @@ class detourd_process {
   void read_output();
 
   temp_dir dir_;
+  notify_socket notify_;
   std::optional<child_process> child_;
   int output_pipe_ = -1;
   std::thread reader_;

@@ -66,6 +66,22 @@ std::string fake_admin_backend::config_yaml() { return config; }
 
 std::string fake_admin_backend::rules_text() { return rules; }
 
+admin::reload_result fake_admin_backend::reload() {
+  std::lock_guard lock(mutex_);
+  ++reload_calls_;
+  return reload_result_;
+}
+
+void fake_admin_backend::set_reload_result(admin::reload_result result) {
+  std::lock_guard lock(mutex_);
+  reload_result_ = std::move(result);
+}
+
+std::size_t fake_admin_backend::reload_calls() const {
+  std::lock_guard lock(mutex_);
+  return reload_calls_;
+}
+
 std::optional<std::string> fake_admin_backend::last_route_filter() const {
   std::lock_guard lock(mutex_);
   return last_route_;

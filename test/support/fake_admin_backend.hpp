@@ -23,6 +23,8 @@ class fake_admin_backend : public admin::backend {
   bool reset_connection(std::uint64_t id) override;
   std::string config_yaml() override;
   std::string rules_text() override;
+  // Answers with the result set by set_reload_result() (ok, "reloaded" unless set), counting calls.
+  admin::reload_result reload() override;
 
   void set_ready(bool ready) { ready_ = ready; }
   // While broken, stats() throws, as a daemon whose workers do not answer in time might.
@@ -31,6 +33,8 @@ class fake_admin_backend : public admin::backend {
   std::optional<std::string> last_route_filter() const;
   std::size_t connections_calls() const;
   std::vector<std::uint64_t> live_ids() const;
+  void set_reload_result(admin::reload_result result);
+  std::size_t reload_calls() const;
 
   // What the fixed answers are, for comparing.
   static boost::json::object stats_document();
@@ -47,6 +51,8 @@ class fake_admin_backend : public admin::backend {
   std::vector<boost::json::object> live_;
   std::optional<std::string> last_route_;
   std::size_t connections_calls_ = 0;
+  admin::reload_result reload_result_{true, "reloaded"};
+  std::size_t reload_calls_ = 0;
 };
 
 }  // namespace detour::test

@@ -34,9 +34,15 @@ struct exec_args {
   std::vector<char*> envp;
 
   exec_args(const std::vector<std::string>& args, const std::vector<std::string>& extra_env) : argv_storage(args) {
-    // A NOTIFY_SOCKET the test process inherited belongs to whoever started it, not to its children.
+    // The service manager's variables the test process inherited belong to whoever started it,
+    // not to its children. A variable in `extra_env` replaces the inherited one: getenv() would
+    // return whichever comes first.
     for (char** e = environ; *e != nullptr; ++e) {
-      if (std::strncmp(*e, "NOTIFY_SOCKET=", 14) != 0) env_storage.emplace_back(*e);
+      std::string_view entry(*e);
+      auto name = entry.substr(0, entry.find('='));
+      bool dropped = name == "NOTIFY_SOCKET" || name == "WATCHDOG_USEC" || name == "WATCHDOG_PID";
+      for (const auto& x : extra_env) dropped = dropped || x.substr(0, x.find('=')) == name;
+      if (!dropped) env_storage.emplace_back(entry);
     }
     env_storage.insert(env_storage.end(), extra_env.begin(), extra_env.end());
     for (auto& a : argv_storage) argv.push_back(a.data());

@@ -16,7 +16,8 @@ using namespace std::chrono_literals;
 
 // A child process running `argv` (argv[0] an absolute path), stdin from /dev/null, stdout and
 // stderr on the given descriptors (the caller closes its own copies afterwards). Its environment
-// is the test's, minus NOTIFY_SOCKET, plus `extra_env` ("NAME=value"). It dies with the test
+// is the test's, minus NOTIFY_SOCKET and WATCHDOG_USEC/WATCHDOG_PID, plus `extra_env` ("NAME=value",
+// replacing an inherited variable of the same name). It dies with the test
 // process whatever kills that (PR_SET_PDEATHSIG), and is killed by its pid when destroyed, so
 // nothing outlives a test, not even a crashed one.
 class child_process {

@@ -7,6 +7,13 @@
 
 namespace detour::admin {
 
+// How a reload ended. Not ok: nothing changed and `message` says why (a config error names
+// FILE:LINE:COLUMN, the key and the reason); ok: `message` says what now runs.
+struct reload_result {
+  bool ok = false;
+  std::string message;
+};
+
 struct connection_filter {
   std::optional<std::string> route;  // a route's name; nullopt: every route
 };
@@ -29,6 +36,7 @@ class backend {
   virtual bool reset_connection(std::uint64_t id) = 0;  // false: no live connection with that id
   virtual std::string config_yaml() = 0;                // effective config, secrets redacted
   virtual std::string rules_text() = 0;                 // our nft table as text with its counters
+  virtual reload_result reload() = 0;                   // reads and applies the config file again, as SIGHUP does
 };
 
 }  // namespace detour::admin

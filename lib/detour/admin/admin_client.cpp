@@ -78,38 +78,53 @@ std::string query_escape(std::string_view text) {
   return out;
 }
 
+int fail(std::ostream& err, std::string_view command, std::string_view message) {
+  err << "detourd " << command << ": " << message << "\n";
+  return 1;
+}
+
+// One exchange for `detourd COMMAND`; nullopt once why it failed is on `err`.
+std::optional<reply> exchange_for(std::string_view command, const admin_target& where, http::verb method,
+                                  const std::string& target, std::ostream& err) {
+  if (!where.endpoint) {
+    fail(err, command,
+         fmt::format("the admin endpoint is off ({}); set it, or pass --admin ADDRESS:PORT", where.origin));
+    return std::nullopt;
+  }
+  try {
+    return http_request(*where.endpoint, method, target);
+  } catch (const admin_error& e) {
+    fail(err, command, fmt::format("{} (is detourd running? {})", e.what(), where.origin));
+    return std::nullopt;
+  }
+}
+
+std::string unexpected_status(const admin_target& where, const reply& res) {
+  auto body = res.body();
+  while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+  return fmt::format("the admin endpoint at {} answered {} {}: {}", net::to_string(*where.endpoint), res.result_int(),
+                     std::string(res.reason()), body);
+}
+
+std::string not_its_json(const admin_target& where, std::string_view target, const std::exception& e) {
+  return fmt::format("the admin endpoint at {} answered {} with what is not its JSON: {}",
+                     net::to_string(*where.endpoint), target, e.what());
+}
+
 // Fetches `target` as JSON and hands it to `print`; every failure becomes one line on `err`.
 int run_command(std::string_view command, const admin_target& where, const std::string& target, bool json,
                 std::ostream& out, std::ostream& err, const std::function<void(const boost::json::object&)>& print) {
-  auto fail = [&](const std::string& message) {
-    err << "detourd " << command << ": " << message << "\n";
-    return 1;
-  };
-  if (!where.endpoint) {
-    return fail(fmt::format("the admin endpoint is off ({}); set it, or pass --admin ADDRESS:PORT", where.origin));
-  }
-  auto address = net::to_string(*where.endpoint);
-  reply res;
-  try {
-    res = http_request(*where.endpoint, http::verb::get, target);
-  } catch (const admin_error& e) {
-    return fail(fmt::format("{} (is detourd running? {})", e.what(), where.origin));
-  }
-  if (res.result() != http::status::ok) {
-    auto body = res.body();
-    while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
-    return fail(fmt::format("the admin endpoint at {} answered {} {}: {}", address, res.result_int(),
-                            std::string(res.reason()), body));
-  }
+  auto res = exchange_for(command, where, http::verb::get, target, err);
+  if (!res) return 1;
+  if (res->result() != http::status::ok) return fail(err, command, unexpected_status(where, *res));
   if (json) {
-    out << res.body();
+    out << res->body();
     return 0;
   }
   try {
-    print(boost::json::parse(res.body()).as_object());
+    print(boost::json::parse(res->body()).as_object());
   } catch (const std::exception& e) {
-    return fail(
-        fmt::format("the admin endpoint at {} answered {} with what is not its JSON: {}", address, target, e.what()));
+    return fail(err, command, not_its_json(where, target, e));
   }
   return 0;
 }
@@ -149,6 +164,22 @@ int connections_command(const admin_target& target, const std::optional<std::str
   auto path = route ? "/connections?route=" + query_escape(*route) : std::string("/connections");
   return run_command("connections", target, path, json, out, err,
                      [&](const boost::json::object& list) { print_connections(list, out); });
+}
+
+int reload_command(const admin_target& target, std::ostream& out, std::ostream& err) {
+  auto res = exchange_for("reload", target, http::verb::post, "/reload", err);
+  if (!res) return 1;
+  const bool ok = res->result() == http::status::ok;
+  if (!ok && res->result() != http::status::bad_request) return fail(err, "reload", unexpected_status(target, *res));
+  std::string message;
+  try {
+    message = boost::json::value_to<std::string>(boost::json::parse(res->body()).at("message"));
+  } catch (const std::exception& e) {
+    return fail(err, "reload", not_its_json(target, "/reload", e));
+  }
+  if (!ok) return fail(err, "reload", message);
+  out << message << "\n";
+  return 0;
 }
 
 }  // namespace detour::admin

@@ -1,6 +1,6 @@
 #pragma once
-// The client side of the admin endpoint: one HTTP exchange, and the `detourd status` and
-// `detourd connections` commands built on it.
+// The client side of the admin endpoint: one HTTP exchange, and the `detourd status`,
+// `detourd connections` and `detourd reload` commands built on it.
 #include "detour/config/config.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -43,5 +43,10 @@ admin_target find_admin(const config& c, std::string_view config_path,
 int status_command(const admin_target& target, bool json, std::ostream& out, std::ostream& err);
 int connections_command(const admin_target& target, const std::optional<std::string>& route, bool json,
                         std::ostream& out, std::ostream& err);
+
+// `detourd reload` through the admin endpoint: POST /reload; the message goes to `out` and the
+// result is 0 when detourd reloaded, or the reason to `err` ("detourd reload: FILE:LINE:COL: ...")
+// and 1 when it kept the running config or could not be asked.
+int reload_command(const admin_target& target, std::ostream& out, std::ostream& err);
 
 }  // namespace detour::admin

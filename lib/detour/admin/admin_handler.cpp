@@ -116,6 +116,12 @@ answer reset_answer(backend& b, std::string_view id_text) {
   return json_answer(boost::json::object{{"reset", *id}});
 }
 
+answer reload_answer(backend& b) {
+  auto result = b.reload();
+  return json_answer(boost::json::object{{"result", result.ok ? "ok" : "error"}, {"message", result.message}},
+                     result.ok ? http::status::ok : http::status::bad_request);
+}
+
 using get_handler = answer (*)(backend&, std::string_view page, std::string_view query);
 
 struct get_endpoint {
@@ -160,24 +166,30 @@ constexpr std::array<get_endpoint, 9> get_endpoints{{
 
 constexpr std::string_view connection_prefix = "/connections/";
 
+// 405 with the one method `path` accepts in Allow (RFC 9110 15.5.6 requires the header).
+answer wrong_method(std::string_view path, std::string_view method, std::string& allow) {
+  allow = method;
+  return error_answer(http::status::method_not_allowed, fmt::format("{} needs {}", printable(path), method));
+}
+
 answer dispatch(backend& b, std::string_view page, const request& req, std::string& allow) {
   std::string_view target = req.target();
   auto question = target.find('?');
   auto path = target.substr(0, question);
   auto query = question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
   if (path.starts_with(connection_prefix)) {
-    if (req.method() != http::verb::delete_) {
-      allow = "DELETE";
-      return error_answer(http::status::method_not_allowed, fmt::format("{} needs DELETE", printable(path)));
-    }
+    if (req.method() != http::verb::delete_) return wrong_method(path, "DELETE", allow);
     return reset_answer(b, path.substr(connection_prefix.size()));
+  }
+  // POST, not GET: a reload changes what runs, and nothing that follows links or prefetches may
+  // trigger it.
+  if (path == "/reload") {
+    if (req.method() != http::verb::post) return wrong_method(path, "POST", allow);
+    return reload_answer(b);
   }
   for (const auto& endpoint : get_endpoints) {
     if (endpoint.path != path) continue;
-    if (req.method() != http::verb::get) {
-      allow = "GET";
-      return error_answer(http::status::method_not_allowed, fmt::format("{} needs GET", printable(path)));
-    }
+    if (req.method() != http::verb::get) return wrong_method(path, "GET", allow);
     return endpoint.handler(b, page, query);
   }
   return error_answer(http::status::not_found, fmt::format("no such endpoint: {}", printable(path)));

@@ -6,6 +6,7 @@
 #include "detour/config/run_as.hpp"
 #include "detour/daemon/privileges.hpp"
 #include "detour/daemon/reloader.hpp"
+#include "detour/daemon/pidfile.hpp"
 #include "detour/daemon/running_proxy.hpp"
 #include "detour/daemon/startup_error.hpp"
 #include "detour/daemon/watchdog.hpp"
@@ -214,6 +215,8 @@ int run(const run_options& options, const config& cfg) {
     for (const auto& endpoint : endpoints) workers.back()->listen(endpoint);
     if (access_log) workers.back()->log_access_to(*access_log);
   }
+  std::optional<pidfile> pid;
+  if (!options.pidfile.empty()) pid.emplace(options.pidfile);
 
   running_proxy proxy(workers, snapshot, names);
   std::optional<admin::admin_server> admin_endpoint;
@@ -225,6 +228,11 @@ int run(const run_options& options, const config& cfg) {
   proxy.set_capture(capture.get());
   reloader reload(options, workers, proxy, names, capture.get(), cfg);
   proxy.set_reloader([&reload] { return reload.reload("POST /reload"); });
+  // The admin thread may outlive `reload` when the start fails below: it must not call it then.
+  struct forget_reloader {
+    running_proxy& proxy;
+    ~forget_reloader() { proxy.set_reloader(nullptr); }
+  } forget{proxy};
   if (cfg.run_as) drop_privileges(*cfg.run_as, cfg.port < 1024);
 
   // Threads start only from here on, after anything that changes the process's privileges.

@@ -178,12 +178,6 @@ bool running_proxy::reset_connection(std::uint64_t id) {
 
 std::string running_proxy::config_yaml() { return to_yaml(snapshot()->cfg); }
 
-admin::reload_result running_proxy::reload() {
-  std::lock_guard lock(reloader_mutex_);
-  if (!reloader_) return {false, "reload is not available yet: detourd is still starting"};
-  return reloader_();
-}
-
 bool running_proxy::rules_installed() {
   std::lock_guard lock(capture_mutex_);
   return capture_ != nullptr;
@@ -193,6 +187,17 @@ std::string running_proxy::rules_text() {
   std::lock_guard lock(capture_mutex_);
   if (capture_ == nullptr) return "# no rules installed (intercept.enabled is false)\n";
   return rules::render_with_counters(capture_->plan(), rules::read_rule_counters(capture_->plan().table));
+}
+
+void running_proxy::set_reloader(std::function<admin::reload_result()> reloader) {
+  std::lock_guard lock(reloader_mutex_);
+  reloader_ = std::move(reloader);
+}
+
+admin::reload_result running_proxy::reload() {
+  std::lock_guard lock(reloader_mutex_);
+  if (!reloader_) return {false, "reload is not available"};
+  return reloader_();
 }
 
 }  // namespace detour::daemon

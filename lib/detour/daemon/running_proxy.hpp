@@ -34,12 +34,6 @@ class running_proxy final : public admin::backend {
     std::lock_guard lock(snapshot_mutex_);
     return snapshot_;
   }
-  // What POST /reload runs (the daemon's reloader); until set, reloads are refused.
-  void set_reloader(std::function<admin::reload_result()> reload) {
-    std::lock_guard lock(reloader_mutex_);
-    reloader_ = std::move(reload);
-  }
-  admin::reload_result reload();
   // A reload's outcome, for detour_config_reloads_total.
   void count_reload(bool ok) { (ok ? reloads_ok_ : reloads_failed_).fetch_add(1, std::memory_order_relaxed); }
 
@@ -54,6 +48,10 @@ class running_proxy final : public admin::backend {
   // Ready once listeners are bound and rules installed; not ready again from the drain on.
   void set_ready(bool ready) { ready_.store(ready, std::memory_order_relaxed); }
 
+  // What reload() runs: set by the daemon once it can reload (it reads the config file again and
+  // swaps rules and snapshots); until then, and without one, reload() says it is not available.
+  void set_reloader(std::function<admin::reload_result()> reloader);
+
   bool ready() const override { return ready_.load(std::memory_order_relaxed); }
   std::string metrics_text() override;
   boost::json::object stats() override;
@@ -61,6 +59,7 @@ class running_proxy final : public admin::backend {
   bool reset_connection(std::uint64_t id) override;
   std::string config_yaml() override;
   std::string rules_text() override;
+  admin::reload_result reload() override;
 
  private:
   std::vector<const proxy::worker*> worker_view() const;
@@ -70,12 +69,13 @@ class running_proxy final : public admin::backend {
   const proxy::metric_registry& names_;
   mutable std::mutex snapshot_mutex_;
   proxy::snapshot_ptr snapshot_;  // under snapshot_mutex_
-  std::mutex reloader_mutex_;
-  std::function<admin::reload_result()> reloader_;  // under reloader_mutex_
   std::atomic<std::uint64_t> reloads_ok_{0};
   std::atomic<std::uint64_t> reloads_failed_{0};
   std::mutex capture_mutex_;
   const rules::owned_table* capture_ = nullptr;  // under capture_mutex_
+  // set_reloader() runs on the daemon's thread, reload() on the admin thread.
+  std::mutex reloader_mutex_;
+  std::function<admin::reload_result()> reloader_;  // under reloader_mutex_
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::atomic<bool> ready_{false};
 };

@@ -107,6 +107,38 @@ TEST_CASE("DELETE /connections/ID resets a live connection once, then it is gone
   CHECK(admin.backend.live_ids() == std::vector<std::uint64_t>{18, 19});
 }
 
+TEST_CASE("POST /reload answers 200 with the backend's message, or 400 with why nothing changed", "[admin]") {
+  enter_new_netns();
+  served_admin admin;
+
+  auto ok = admin.request(http::verb::post, "/reload");
+  CHECK(ok.result() == http::status::ok);
+  CHECK(header(ok, http::field::content_type) == "application/json");
+  CHECK(ok.body() == "{\"result\":\"ok\",\"message\":\"reloaded\"}\n");
+  CHECK(admin.backend.reload_calls() == 1);
+
+  admin.backend.set_reload_result({false, "/etc/detour.yaml:3:7: port: `port` changes need a restart"});
+  auto refused = admin.request(http::verb::post, "/reload");
+  CHECK(refused.result() == http::status::bad_request);
+  CHECK(refused.body() ==
+        "{\"result\":\"error\",\"message\":\"/etc/detour.yaml:3:7: port: `port` changes need a restart\"}\n");
+  CHECK(admin.backend.reload_calls() == 2);
+}
+
+TEST_CASE("/reload refuses every method but POST with 405 and Allow: POST, and does not reload", "[admin]") {
+  enter_new_netns();
+  served_admin admin;
+
+  for (auto method : {http::verb::get, http::verb::put, http::verb::delete_}) {
+    INFO(http::to_string(method));
+    auto res = admin.request(method, "/reload");
+    CHECK(res.result() == http::status::method_not_allowed);
+    CHECK(header(res, http::field::allow) == "POST");
+    CHECK(res.body() == "{\"error\":\"/reload needs POST\"}\n");
+  }
+  CHECK(admin.backend.reload_calls() == 0);
+}
+
 TEST_CASE("unknown paths, wrong methods and malformed requests get a one-line JSON error", "[admin]") {
   enter_new_netns();
   served_admin admin;
