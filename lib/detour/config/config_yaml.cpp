@@ -50,6 +50,7 @@ void emit_intercept(YAML::Emitter& out, const intercept_config& in) {
   out << YAML::Key << "table" << YAML::Value << in.table;
   out << YAML::Key << "priority" << YAML::Value << in.priority;
   out << YAML::Key << "exclude_self_uid" << YAML::Value << in.exclude_self_uid;
+  out << YAML::Key << "on_failure" << YAML::Value << std::string(to_string(in.on_failure));
 
   const auto& o = in.outbound;
   out << YAML::Key << "outbound" << YAML::Value << YAML::BeginMap;
