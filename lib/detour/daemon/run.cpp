@@ -10,6 +10,7 @@
 #include "detour/proxy/listener.hpp"
 #include "detour/proxy/snapshot.hpp"
 #include "detour/proxy/worker.hpp"
+#include "detour/rules/guard_table.hpp"
 #include "detour/rules/owned_table.hpp"
 
 #include <fmt/format.h>
@@ -144,6 +145,8 @@ int run(const run_options& options, const config& cfg) {
   std::optional<admin::admin_server> admin_endpoint;
   if (cfg.admin.listen) admin_endpoint.emplace(*cfg.admin.listen, proxy, admin::status_page());
 
+  // Before the capture, so that a captured connection is never unguarded (on_failure: closed).
+  auto guard = rules::install_guard(cfg);
   // Listeners are bound, so nothing is redirected to a closed port. The table is owned by this
   // process: if detourd dies, the kernel removes it and traffic flows directly again.
   auto capture = rules::install_owned_rules(cfg);
@@ -183,6 +186,8 @@ int run(const run_options& options, const config& cfg) {
   sd_notify(0, "STOPPING=1");
   // Rules go before the listeners stop accepting, so no new connection is redirected to a port
   // that is about to close.
+  // The guard first: connections made while detourd drains go direct rather than being reset.
+  guard.reset();
   proxy.set_capture(nullptr);
   capture.reset();
 

@@ -1,0 +1,37 @@
+#include "detour/rules/guard_table.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace detour::rules {
+
+guard_table::guard_table(const rule_plan& plan) { installer_.install(plan, ownership::none); }
+
+guard_table::~guard_table() {
+  auto table = installer_.installed() ? installer_.installed()->table : std::string();
+  if (table.empty()) return;
+  try {
+    installer_.remove(table);
+    spdlog::info("rules: removed guard table inet {}", table);
+  } catch (const std::exception& e) {
+    // Unlike the owned table, nothing else removes it: say how.
+    spdlog::error(
+        "rules: {} (new connections stay refused until `detourd rules remove` or "
+        "`nft delete table inet {}`)",
+        e.what(), table);
+  }
+}
+
+void guard_table::replace(const rule_plan& plan) { installer_.replace(plan); }
+
+std::unique_ptr<guard_table> install_guard(const config& cfg) {
+  if (!cfg.intercept.enabled || cfg.intercept.on_failure != failure_policy::closed) return nullptr;
+  auto plan = make_guard_plan(cfg);
+  auto guard = std::make_unique<guard_table>(plan);
+  spdlog::info(
+      "rules: installed guard table inet {} with {} chains (on_failure: closed: if detourd dies, "
+      "new connections it would capture are reset until it is back or `detourd rules remove` runs)",
+      plan.table, plan.chains.size());
+  return guard;
+}
+
+}  // namespace detour::rules
