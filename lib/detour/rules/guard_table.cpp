@@ -4,24 +4,11 @@
 
 namespace detour::rules {
 
-guard_table::guard_table(const rule_plan& plan) { installer_.install(plan, ownership::none); }
-
-guard_table::~guard_table() {
-  auto table = installer_.installed() ? installer_.installed()->table : std::string();
-  if (table.empty()) return;
-  try {
-    installer_.remove(table);
-    spdlog::info("rules: removed guard table inet {}", table);
-  } catch (const std::exception& e) {
-    // Unlike the owned table, nothing else removes it: say how.
-    spdlog::error(
-        "rules: {} (new connections stay refused until `detourd rules remove` or "
-        "`nft delete table inet {}`)",
-        e.what(), table);
-  }
-}
-
-void guard_table::replace(const rule_plan& plan) { installer_.replace(plan); }
+// Unlike the owned table, nothing else removes it when this fails: say how.
+guard_table::guard_table(const rule_plan& plan)
+    : installed_table(
+          plan, ownership::none, "guard table",
+          "new connections stay refused until `detourd rules remove` or `nft delete table inet " + plan.table + "`") {}
 
 std::unique_ptr<guard_table> install_guard(const config& cfg) {
   if (!cfg.intercept.enabled || cfg.intercept.on_failure != failure_policy::closed) return nullptr;

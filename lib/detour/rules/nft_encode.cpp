@@ -37,18 +37,11 @@ void table_message(nft_batch& b, std::uint16_t type, const std::string& name, st
   });
 }
 
+// In the order of `hook`.
 std::uint32_t hook_number(hook h) {
-  switch (h) {
-    case hook::output:
-      return NF_INET_LOCAL_OUT;
-    case hook::prerouting:
-      return NF_INET_PRE_ROUTING;
-    case hook::input:
-      return NF_INET_LOCAL_IN;
-    case hook::forward:
-      return NF_INET_FORWARD;
-  }
-  return NF_INET_LOCAL_OUT;
+  constexpr std::array<std::uint32_t, 4> numbers{NF_INET_LOCAL_OUT, NF_INET_PRE_ROUTING, NF_INET_LOCAL_IN,
+                                                 NF_INET_FORWARD};
+  return numbers.at(static_cast<std::size_t>(h));
 }
 
 chain_ptr chain_object(const std::string& table, const std::string& name) {
@@ -192,19 +185,12 @@ class rule_encoder {
     // Where nft puts `counter`: after the matches, so it counts the packets the rule decides, and
     // before the verdict, which ends the rule's evaluation.
     push(expr("counter"));
-    switch (r.action) {
-      case verdict::return_:
-        verdict_code(NFT_RETURN);
-        break;
-      case verdict::accept:
-        verdict_code(NF_ACCEPT);
-        break;
-      case verdict::reject:
-        reject_with_reset();
-        break;
-      case verdict::redirect:
-        redirect(r.redirect_port);
-        break;
+    if (r.action == verdict::redirect) {
+      redirect(r.redirect_port);
+    } else if (r.action == verdict::reject) {
+      reject_with_reset();
+    } else {
+      verdict_code(r.action == verdict::accept ? NF_ACCEPT : NFT_RETURN);
     }
     if (!r.name.empty()) comment(r.name);
   }

@@ -4,22 +4,10 @@
 
 namespace detour::rules {
 
-owned_table::owned_table(const rule_plan& plan) { installer_.install(plan, ownership::owner); }
-
-owned_table::~owned_table() {
-  // The kernel would delete the table when the socket closes anyway; deleting it first makes the
-  // order explicit and reports a failure while we can still log it.
-  auto table = installer_.installed() ? installer_.installed()->table : std::string();
-  if (table.empty()) return;
-  try {
-    installer_.remove(table);
-    spdlog::info("rules: removed table inet {}", table);
-  } catch (const std::exception& e) {
-    spdlog::warn("rules: {} (the kernel deletes the owned table when detourd exits)", e.what());
-  }
-}
-
-void owned_table::replace(const rule_plan& plan) { installer_.replace(plan); }
+// The kernel would delete the table when the socket closes anyway; deleting it first makes the
+// order explicit and reports a failure while we can still log it.
+owned_table::owned_table(const rule_plan& plan)
+    : installed_table(plan, ownership::owner, "table", "the kernel deletes the owned table when detourd exits") {}
 
 std::unique_ptr<owned_table> install_owned_rules(const config& cfg) {
   if (!cfg.intercept.enabled) {

@@ -6,6 +6,8 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <netinet/in.h>
 
+#include <array>
+
 namespace detour::rules {
 namespace {
 
@@ -94,34 +96,18 @@ std::string_view to_string(set_type t) {
   return "?";
 }
 
+// In the order of `hook`.
 std::string_view to_string(hook h) {
-  switch (h) {
-    case hook::output:
-      return "output";
-    case hook::prerouting:
-      return "prerouting";
-    case hook::input:
-      return "input";
-    case hook::forward:
-      return "forward";
-  }
-  return "?";
+  constexpr std::array<std::string_view, 4> names{"output", "prerouting", "input", "forward"};
+  return names.at(static_cast<std::size_t>(h));
 }
 
 std::string_view to_string(chain_type t) { return t == chain_type::nat ? "nat" : "filter"; }
 
 std::string verdict_text(const rule& r) {
-  switch (r.action) {
-    case verdict::return_:
-      return "return";
-    case verdict::redirect:
-      return fmt::format("redirect to :{}", r.redirect_port);
-    case verdict::accept:
-      return "accept";
-    case verdict::reject:
-      return "reject with tcp reset";
-  }
-  return "?";
+  if (r.action == verdict::redirect) return fmt::format("redirect to :{}", r.redirect_port);
+  if (r.action == verdict::reject) return "reject with tcp reset";
+  return r.action == verdict::accept ? "accept" : "return";
 }
 
 std::string render_rule(const rule& r, std::string_view counter) {

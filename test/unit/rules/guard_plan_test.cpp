@@ -29,19 +29,23 @@ const chain& chain_named(const rule_plan& plan, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("the guard of the default config resets what the output capture would take", "[rules]") {
-  auto cfg = parse_config("intercept: {on_failure: closed}\n", "test.yaml");
+TEST_CASE("the outbound guard accepts what was redirected, returns the exclusions and resets the rest", "[rules]") {
+  auto cfg = parse_config(R"(
+intercept: {on_failure: closed, outbound: {exclude_ports: ["22"], exclude_destinations: [10.0.0.0/8]}}
+admin: {listen: off}
+)",
+                          "test.yaml");
   CHECK(render_nft(make_guard_plan(cfg, 4242)) == R"(table inet detour_guard {
-	set out_exclude_admin {
-		type ipv4_addr
+	set out_exclude_ports {
+		type inet_service
 		flags interval
-		elements = { 127.0.0.1 }
+		elements = { 22 }
 	}
 
 	set out_exclude_destinations4 {
 		type ipv4_addr
 		flags interval
-		elements = { 224.0.0.0/4, 255.255.255.255 }
+		elements = { 10.0.0.0/8, 224.0.0.0/4, 255.255.255.255 }
 	}
 
 	set out_exclude_destinations6 {
@@ -56,7 +60,7 @@ TEST_CASE("the guard of the default config resets what the output capture would 
 		meta mark 0x000001d7 counter return comment "exclude_self_mark"
 		meta l4proto != tcp counter return comment "exclude_non_tcp"
 		tcp dport 15001 counter return comment "exclude_listen_port"
-		ip daddr @out_exclude_admin tcp dport 15000 counter return comment "exclude_admin"
+		tcp dport @out_exclude_ports counter return comment "exclude_ports"
 		ip daddr @out_exclude_destinations4 counter return comment "exclude_destinations4"
 		ip6 daddr @out_exclude_destinations6 counter return comment "exclude_destinations6"
 		meta l4proto tcp ct state new counter reject with tcp reset comment "reject"
