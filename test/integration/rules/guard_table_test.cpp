@@ -144,6 +144,20 @@ intercept:
   CHECK(tables() == "");
 }
 
+TEST_CASE("a guard table's rules are replaced in place for a reload's new config", "[rules]") {
+  enter_new_netns();
+  auto before = parse_config("intercept: {on_failure: closed}\n", "test.yaml");
+  auto after = parse_config(
+      "intercept: {on_failure: closed, outbound: {exclude_ports: [\"22\"]}, inbound: {enabled: "
+      "true}}\n",
+      "test.yaml");
+  rules::guard_table guard(rules::make_guard_plan(before));
+  guard.replace(rules::make_guard_plan(after));
+  CHECK(kernel_ruleset() == normalize_whitespace(rules::render_nft(guard.plan())));
+  CHECK(guard.plan().chains.size() == 3);
+  CHECK(guard.plan().find_set("out_exclude_ports_g1") != nullptr);
+}
+
 TEST_CASE("rules install with on_failure closed installs the guard too, and rules remove both", "[rules]") {
   enter_new_netns();
   auto cfg = parse_config("intercept: {on_failure: closed}\n", "test.yaml");
