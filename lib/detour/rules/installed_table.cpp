@@ -13,8 +13,11 @@ installed_table::~installed_table() {
   auto table = installer_.installed() ? installer_.installed()->table : std::string();
   if (table.empty()) return;
   try {
-    installer_.remove(table);
-    spdlog::info("rules: removed {} inet {}", kind_, table);
+    if (installer_.remove(table)) {
+      spdlog::info("rules: removed {} inet {}", kind_, table);
+    } else {
+      spdlog::warn("rules: {} inet {} was already gone (deleted by someone else)", kind_, table);
+    }
   } catch (const std::exception& e) {
     spdlog::warn("rules: {} ({})", e.what(), if_not_removed_);
   }

@@ -52,11 +52,12 @@ int rules_install(const config& cfg, std::ostream& err) {
 int rules_remove(const config& cfg, std::ostream& err) {
   try {
     nft_installer installer;
-    // Whatever on_failure says now: this is how a guard left by a crashed detourd is lifted, and
-    // it goes first, so that nothing is reset once the capture is gone.
-    installer.remove(guard_table_name(cfg.intercept.table));
+    // The capture first: a table owned by a running detourd refuses (EPERM), and that detourd's
+    // guard then stays too. The guard goes whatever on_failure says now: this is how a guard left
+    // by a crashed detourd is lifted.
     if (!installer.remove(cfg.intercept.table))
       err << fmt::format("table inet {} is not installed\n", cfg.intercept.table);
+    installer.remove(guard_table_name(cfg.intercept.table));
   } catch (const rules_error& e) {
     err << e.what() << '\n';
     return 1;

@@ -23,8 +23,9 @@ int rules_show_counters(const config& cfg, std::ostream& out, std::ostream& err 
 // too, installed first. Errors go to `err`; returns 0 or 1.
 int rules_install(const config& cfg, std::ostream& err = std::cerr);
 
-// Deletes the guard table, if there is one whatever on_failure says, then the table. A missing table is not an error
-// (says so on `err`, returns 0); a table owned by a running detourd cannot be deleted (returns 1 with the reason).
+// Deletes the table, then the guard table if there is one, whatever on_failure says. A missing
+// table is not an error (says so on `err`, returns 0); a table owned by a running detourd cannot be
+// deleted (returns 1 with the reason, and its guard stays).
 int rules_remove(const config& cfg, std::ostream& err = std::cerr);
 
 }  // namespace detour::rules

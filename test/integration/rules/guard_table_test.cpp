@@ -111,7 +111,8 @@ TEST_CASE("with on_failure closed a clean stop removes the guard before the capt
 
 TEST_CASE("with on_failure closed a running detourd relays captured connections, its own not reset", "[rules]") {
   host_with_servers host;
-  detourd_process detourd(guarded_config("closed", host.excluded->port()));
+  auto yaml = guarded_config("closed", host.excluded->port());
+  detourd_process detourd(yaml);
   // detourd's connection to the server carries its mark: were it not left alone, the guard would
   // reset it and the client would read nothing.
   CHECK(read_or_connect_error(host.captured->local_endpoint()) == hello);
@@ -121,6 +122,10 @@ TEST_CASE("with on_failure closed a running detourd relays captured connections,
   CHECK(guard.find("counter packets 0 bytes 0 reject with tcp reset") != std::string::npos);
   CHECK(guard.find("ct status dnat counter packets 0 bytes 0 accept") == std::string::npos);
   CHECK(guard.find("meta mark 0x000001d7 counter packets 0 bytes 0 return") == std::string::npos);
+  // rules remove cannot take the running detourd's capture, and so leaves its guard alone too.
+  temp_dir dir;
+  CHECK(run_detourd({"rules", "remove", "-c", dir.write("detour.yaml", yaml).string()}).exit_code == 1);
+  CHECK(tables() == "table inet detour_guard\ntable inet detour\n");
 }
 
 TEST_CASE("a guard table is installed un-owned as planned, replacing a stale one, and removed when destroyed",
