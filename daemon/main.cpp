@@ -104,7 +104,8 @@ int main(int argc, char** argv) {
                        "Print the installed table of this network namespace with each rule's counters instead");
   auto* rules_install = rules->add_subcommand(
       "install", "Install the rules as an un-owned table that stays after exit (for init containers).");
-  auto* rules_remove = rules->add_subcommand("remove", "Delete the table installed by `rules install`.");
+  auto* rules_remove = rules->add_subcommand(
+      "remove", "Delete the table installed by `rules install`, and a guard table left by on_failure: closed.");
   for (auto* sub : {rules_show, rules_install, rules_remove}) {
     sub->add_option("-c,--config", config_path, "YAML configuration file (default: the built-in configuration)")
         ->check(CLI::ExistingFile);

@@ -228,6 +228,15 @@ received read_after_connect(const endpoint& to, std::chrono::milliseconds timeou
   return connect_and_read(to, timeout).reply;
 }
 
+std::string read_or_connect_error(const endpoint& to, std::chrono::milliseconds timeout) {
+  try {
+    auto client = connect_to(to, timeout);
+    return read_until_eof(client.get(), timeout).bytes;
+  } catch (const std::system_error& e) {
+    return fmt::format("connect: {}", e.code().message());
+  }
+}
+
 stream_end trickle(int fd, const payload& p, std::size_t pieces, std::chrono::milliseconds interval,
                    sha1_hasher& seen) {
   std::string piece(static_cast<std::size_t>((p.size() + pieces - 1) / pieces), '\0');

@@ -82,6 +82,10 @@ received read_exactly(int fd, std::size_t count, std::chrono::milliseconds timeo
 // handshake complete (detourd resets as soon as it knows) counts as a reset with no bytes.
 received read_after_connect(const endpoint& to, std::chrono::milliseconds timeout = default_timeout);
 
+// What a client connecting to `to` reads until the stream ends, or "connect: REASON" when it
+// cannot connect ("connect: Connection refused"): one string to compare, whichever happened.
+std::string read_or_connect_error(const endpoint& to, std::chrono::milliseconds timeout = 3s);
+
 // Sends `p` in `pieces` pieces with a pause of `interval` after each, as a slow trickle does, and
 // returns stream_end::timeout when the peer kept its stream open all along. Each pause is a wait
 // for the peer's stream to end (what arrives meanwhile goes to `seen`): when it does, the trickle

@@ -18,12 +18,6 @@ struct connection_filter {
   std::optional<std::string> route;  // a route's name; nullopt: every route
 };
 
-// What a reload did: ok, or the reason nothing changed.
-struct reload_result {
-  bool ok = false;
-  std::string message;
-};
-
 // What the admin endpoint shows and does; implemented by the daemon over its workers. Called on the
 // admin thread only; an implementation may wait (bounded) for the workers' answers.
 class backend {

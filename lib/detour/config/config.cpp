@@ -32,6 +32,8 @@ std::string_view to_string(mode m) {
   return "?";
 }
 
+std::string_view to_string(failure_policy p) { return p == failure_policy::closed ? "closed" : "open"; }
+
 std::string_view to_string(upstream_kind k) {
   switch (k) {
     case upstream_kind::socks5:

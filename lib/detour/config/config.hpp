@@ -49,6 +49,12 @@ struct inbound_capture {
   friend bool operator==(const inbound_capture&, const inbound_capture&) = default;
 };
 
+// What happens to the traffic the capture covers once detourd is gone without stopping (a crash,
+// kill -9): open lets it go directly to its destinations, closed has the guard table reset it.
+enum class failure_policy { open, closed };
+
+std::string_view to_string(failure_policy p);
+
 struct intercept_config {
   bool enabled = true;
   std::string table = "detour";
@@ -59,6 +65,7 @@ struct intercept_config {
   // Before READY, prove that a connection through our own nat output hook reaches detourd with a
   // readable original destination (rules/capture_self_test); false skips the check.
   bool self_test = true;
+  failure_policy on_failure = failure_policy::open;
   outbound_capture outbound;
   inbound_capture inbound;
   friend bool operator==(const intercept_config&, const intercept_config&) = default;

@@ -51,6 +51,7 @@ void emit_intercept(YAML::Emitter& out, const intercept_config& in) {
   out << YAML::Key << "priority" << YAML::Value << in.priority;
   out << YAML::Key << "exclude_self_uid" << YAML::Value << in.exclude_self_uid;
   out << YAML::Key << "self_test" << YAML::Value << in.self_test;
+  out << YAML::Key << "on_failure" << YAML::Value << std::string(to_string(in.on_failure));
 
   const auto& o = in.outbound;
   out << YAML::Key << "outbound" << YAML::Value << YAML::BeginMap;

@@ -89,6 +89,12 @@ void read_intercept(std::string_view source, const YAML::Node& node, intercept_c
   }
   if (auto v = m.take("exclude_self_uid")) out.exclude_self_uid = read_bool(source, *v, "intercept.exclude_self_uid");
   if (auto v = m.take("self_test")) out.self_test = read_bool(source, *v, "intercept.self_test");
+  if (auto v = m.take("on_failure")) {
+    auto text = read_string(source, *v, "intercept.on_failure");
+    if (text != "open" && text != "closed")
+      fail(source, v->Mark(), "intercept.on_failure", fmt::format("expected open or closed, got \"{}\"", text));
+    out.on_failure = text == "closed" ? failure_policy::closed : failure_policy::open;
+  }
   if (auto v = m.take("outbound")) read_outbound(source, *v, out.outbound);
   if (auto v = m.take("inbound")) read_inbound(source, *v, out.inbound);
   m.finish();

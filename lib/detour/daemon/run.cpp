@@ -16,6 +16,7 @@
 #include "detour/proxy/snapshot.hpp"
 #include "detour/proxy/worker.hpp"
 #include "detour/rules/capture_self_test.hpp"
+#include "detour/rules/guard_table.hpp"
 #include "detour/rules/owned_table.hpp"
 
 #include <fmt/format.h>
@@ -222,6 +223,8 @@ int run(const run_options& options, const config& cfg) {
   std::optional<admin::admin_server> admin_endpoint;
   if (cfg.admin.listen) admin_endpoint.emplace(*cfg.admin.listen, proxy, admin::status_page());
 
+  // Before the capture, so that a captured connection is never unguarded (on_failure: closed).
+  auto guard = rules::install_guard(cfg);
   // Listeners are bound, so nothing is redirected to a closed port. The table is owned by this
   // process: if detourd dies, the kernel removes it and traffic flows directly again.
   auto capture = rules::install_owned_rules(cfg);
@@ -279,9 +282,11 @@ int run(const run_options& options, const config& cfg) {
   proxy.set_ready(false);
   sd_notify(0, "STOPPING=1");
   // Capture stops before the listeners close, so no new connection is redirected to a port that
-  // is about to close: they go direct instead. The table itself stays until the drain is over
-  // (see rules::draining_plan).
+  // is about to close: they go direct instead. The guard goes first: connections made while
+  // detourd drains go direct rather than being reset. The capture table itself stays until the
+  // drain is over (see rules::draining_plan).
   reload.stop();
+  guard.reset();
   if (capture) capture->stop_capturing();
 
   drain(workers, signals, proxy.snapshot()->cfg, dog, access_log.get());

@@ -37,7 +37,12 @@ void table_message(nft_batch& b, std::uint16_t type, const std::string& name, st
   });
 }
 
-std::uint32_t hook_number(hook h) { return h == hook::output ? NF_INET_LOCAL_OUT : NF_INET_PRE_ROUTING; }
+// In the order of `hook`.
+std::uint32_t hook_number(hook h) {
+  constexpr std::array<std::uint32_t, 4> numbers{NF_INET_LOCAL_OUT, NF_INET_PRE_ROUTING, NF_INET_LOCAL_IN,
+                                                 NF_INET_FORWARD};
+  return numbers.at(static_cast<std::size_t>(h));
+}
 
 chain_ptr chain_object(const std::string& table, const std::string& name) {
   auto ch = allocate<chain_ptr>(nftnl_chain_alloc);
@@ -180,24 +185,12 @@ class rule_encoder {
     // Where nft puts `counter`: after the matches, so it counts the packets the rule decides, and
     // before the verdict, which ends the rule's evaluation.
     push(expr("counter"));
-    if (r.action == verdict::return_) {
-      auto e = expr("immediate");
-      nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-      nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_VERDICT, static_cast<std::uint32_t>(NFT_RETURN));
-      push(std::move(e));
+    if (r.action == verdict::redirect) {
+      redirect(r.redirect_port);
+    } else if (r.action == verdict::reject) {
+      reject_with_reset();
     } else {
-      auto e = expr("immediate");
-      nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_1);
-      std::uint16_t port = htons(r.redirect_port);
-      nftnl_expr_set(e.get(), NFTNL_EXPR_IMM_DATA, &port, sizeof port);
-      push(std::move(e));
-      auto redir = expr("redir");
-      nftnl_expr_set_u32(redir.get(), NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
-      // Never 0: with flags 0 the kernel ignores the port register and the connection lands on
-      // its original port on 127.0.0.1, while `nft list` still shows the port, so nothing looks
-      // wrong until connections fail (docs/NFTABLES.md, "Pitfalls").
-      nftnl_expr_set_u32(redir.get(), NFTNL_EXPR_REDIR_FLAGS, NF_NAT_RANGE_PROTO_SPECIFIED);
-      push(std::move(redir));
+      verdict_code(r.action == verdict::accept ? NF_ACCEPT : NFT_RETURN);
     }
     if (!r.name.empty()) comment(r.name);
   }
@@ -210,6 +203,39 @@ class rule_encoder {
   }
 
   void push(expr_ptr e) { nftnl_rule_add_expr(rule_.get(), e.release()); }
+
+  void verdict_code(int code) {
+    auto e = expr("immediate");
+    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_VERDICT, static_cast<std::uint32_t>(code));
+    push(std::move(e));
+  }
+
+  // nft's `reject with tcp reset`: the kernel answers the packet with a RST, so a local client's
+  // connect() fails with ECONNREFUSED, as a remote one's does.
+  void reject_with_reset() {
+    auto e = expr("reject");
+    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
+    nftnl_expr_set_u8(e.get(), NFTNL_EXPR_REJECT_CODE, 0);
+    push(std::move(e));
+  }
+
+  void redirect(std::uint16_t redirect_port) {
+    {
+      auto e = expr("immediate");
+      nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+      std::uint16_t port = htons(redirect_port);
+      nftnl_expr_set(e.get(), NFTNL_EXPR_IMM_DATA, &port, sizeof port);
+      push(std::move(e));
+    }
+    auto redir = expr("redir");
+    nftnl_expr_set_u32(redir.get(), NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
+    // Never 0: with flags 0 the kernel ignores the port register and the connection lands on
+    // its original port on 127.0.0.1, while `nft list` still shows the port, so nothing looks
+    // wrong until connections fail (docs/NFTABLES.md, "Pitfalls").
+    nftnl_expr_set_u32(redir.get(), NFTNL_EXPR_REDIR_FLAGS, NF_NAT_RANGE_PROTO_SPECIFIED);
+    push(std::move(redir));
+  }
 
   // nft's `comment "..."`: a NUL-terminated string in the rule's user data, which the kernel only
   // stores. `nft list` prints it, and read_rule_counters() names each counter by it.
@@ -258,6 +284,24 @@ class rule_encoder {
     payload(NFT_PAYLOAD_NETWORK_HEADER, offset, length);
   }
 
+  // nft's `ct state new`, `ct status dnat`: load the host-order u32, keep the bits asked for, and
+  // compare with zero (not equal: some bit is set).
+  void any_bit(std::uint32_t key, const match& m) {
+    auto ct = expr("ct");
+    nftnl_expr_set_u32(ct.get(), NFTNL_EXPR_CT_KEY, key);
+    nftnl_expr_set_u32(ct.get(), NFTNL_EXPR_CT_DREG, NFT_REG_1);
+    push(std::move(ct));
+    const std::uint32_t zero = 0;
+    auto mask = expr("bitwise");
+    nftnl_expr_set_u32(mask.get(), NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(mask.get(), NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+    nftnl_expr_set_u32(mask.get(), NFTNL_EXPR_BITWISE_LEN, sizeof m.value);
+    nftnl_expr_set(mask.get(), NFTNL_EXPR_BITWISE_MASK, &m.value, sizeof m.value);
+    nftnl_expr_set(mask.get(), NFTNL_EXPR_BITWISE_XOR, &zero, sizeof zero);
+    push(std::move(mask));
+    compare(!m.negated, &zero, sizeof zero);
+  }
+
   void encode(const match& m) {
     switch (m.what) {
       case field::nfproto:
@@ -298,6 +342,12 @@ class rule_encoder {
       case field::oifname:
         meta(NFT_META_OIFNAME);
         break;
+      case field::ct_state:
+        any_bit(NFT_CT_STATE, m);
+        return;
+      case field::ct_status:
+        any_bit(NFT_CT_STATUS, m);
+        return;
     }
     if (!m.set.empty()) {
       auto e = expr("lookup");
@@ -371,12 +421,13 @@ void reset_table(nft_batch& b, const std::string& name) {
 
 void create_chain(nft_batch& b, const std::string& table, const chain& c) {
   auto ch = chain_object(table, c.name);
-  nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TYPE, "nat");
+  nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TYPE, std::string(to_string(c.type)).c_str());
   nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_HOOKNUM, hook_number(c.where));
   nftnl_chain_set_s32(ch.get(), NFTNL_CHAIN_PRIO, c.priority);
   nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
   chain_message(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, ch,
-                fmt::format("create chain {} (type nat hook {} priority {})", c.name, to_string(c.where), c.priority));
+                fmt::format("create chain {} (type {} hook {} priority {})", c.name, to_string(c.type),
+                            to_string(c.where), c.priority));
 }
 
 void delete_chain(nft_batch& b, const std::string& table, const std::string& name) {

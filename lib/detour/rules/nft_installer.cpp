@@ -15,7 +15,9 @@ const chain* find_chain(const rule_plan& p, const std::string& name) {
   return it == p.chains.end() ? nullptr : &*it;
 }
 
-bool same_hook(const chain* a, const chain* b) { return a && b && a->where == b->where && a->priority == b->priority; }
+bool same_hook(const chain* a, const chain* b) {
+  return a && b && a->where == b->where && a->priority == b->priority && a->type == b->type;
+}
 
 }  // namespace
 

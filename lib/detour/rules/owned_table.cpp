@@ -4,22 +4,10 @@
 
 namespace detour::rules {
 
-owned_table::owned_table(const rule_plan& plan) { installer_.install(plan, ownership::owner); }
-
-owned_table::~owned_table() {
-  // The kernel would delete the table when the socket closes anyway; deleting it first makes the
-  // order explicit and reports a failure while we can still log it.
-  auto table = installer_.installed() ? installer_.installed()->table : std::string();
-  if (table.empty()) return;
-  try {
-    installer_.remove(table);
-    spdlog::info("rules: removed table inet {}", table);
-  } catch (const std::exception& e) {
-    spdlog::warn("rules: {} (the kernel deletes the owned table when detourd exits)", e.what());
-  }
-}
-
-void owned_table::replace(const rule_plan& plan) { installer_.replace(plan); }
+// The kernel would delete the table when the socket closes anyway; deleting it first makes the
+// order explicit and reports a failure while we can still log it.
+owned_table::owned_table(const rule_plan& plan)
+    : installed_table(plan, ownership::owner, "table", "the kernel deletes the owned table when detourd exits") {}
 
 void owned_table::stop_capturing() {
   const auto table = plan().table;
@@ -29,6 +17,17 @@ void owned_table::stop_capturing() {
   } catch (const std::exception& e) {
     spdlog::warn("rules: could not empty table inet {} ({}); deleting it instead", table, e.what());
     installer_.remove(table);
+  }
+}
+
+void owned_table::stop_capturing() {
+  const auto table = plan().table;
+  try {
+    replace(draining_plan(plan()));
+    spdlog::info("rules: capture stopped: table inet {} holds no capture rule until the drain ends", table);
+  } catch (const std::exception& e) {
+    spdlog::warn("rules: could not empty table inet {} ({}); deleting it instead", table, e.what());
+    installer().remove(table);
   }
 }
 

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <netinet/in.h>
+
+#include <array>
 
 namespace detour::rules {
 namespace {
@@ -34,6 +37,10 @@ std::string_view field_name(field f) {
       return "iifname";
     case field::oifname:
       return "oifname";
+    case field::ct_state:
+      return "ct state";
+    case field::ct_status:
+      return "ct status";
   }
   return "?";
 }
@@ -47,6 +54,11 @@ std::string value_text(const match& m) {
     // nft prints marks as 8 hex digits.
     case field::mark:
       return fmt::format("0x{:08x}", m.value);
+    // The only bits the plans use; nft names each.
+    case field::ct_state:
+      return m.value == NF_CT_STATE_BIT(IP_CT_NEW) ? "new" : fmt::format("0x{:08x}", m.value);
+    case field::ct_status:
+      return m.value == IPS_DST_NAT ? "dnat" : fmt::format("0x{:08x}", m.value);
     default:
       return fmt::format("{}", m.value);
   }
@@ -84,7 +96,19 @@ std::string_view to_string(set_type t) {
   return "?";
 }
 
-std::string_view to_string(hook h) { return h == hook::output ? "output" : "prerouting"; }
+// In the order of `hook`.
+std::string_view to_string(hook h) {
+  constexpr std::array<std::string_view, 4> names{"output", "prerouting", "input", "forward"};
+  return names.at(static_cast<std::size_t>(h));
+}
+
+std::string_view to_string(chain_type t) { return t == chain_type::nat ? "nat" : "filter"; }
+
+std::string verdict_text(const rule& r) {
+  if (r.action == verdict::redirect) return fmt::format("redirect to :{}", r.redirect_port);
+  if (r.action == verdict::reject) return "reject with tcp reset";
+  return r.action == verdict::accept ? "accept" : "return";
+}
 
 std::string render_rule(const rule& r, std::string_view counter) {
   std::string out;
@@ -95,7 +119,8 @@ std::string render_rule(const rule& r, std::string_view counter) {
     out += ' ';
   }
   out += counter;
-  out += r.action == verdict::return_ ? " return" : fmt::format(" redirect to :{}", r.redirect_port);
+  out += ' ';
+  out += verdict_text(r);
   // Rule names are plain words (rule_plan), so they need no escaping inside the quotes.
   if (!r.name.empty()) out += fmt::format(" comment \"{}\"", r.name);
   return out;
@@ -115,8 +140,8 @@ std::string render_nft(const rule_plan& plan, const counter_statement& counter) 
     blocks.push_back(std::move(b));
   }
   for (const auto& c : plan.chains) {
-    std::string b = fmt::format("\tchain {} {{\n\t\ttype nat hook {} priority {}; policy accept;\n", c.name,
-                                to_string(c.where), c.priority);
+    std::string b = fmt::format("\tchain {} {{\n\t\ttype {} hook {} priority {}; policy accept;\n", c.name,
+                                to_string(c.type), to_string(c.where), c.priority);
     for (const auto& r : c.rules) b += fmt::format("\t\t{}\n", render_rule(r, counter(c, r)));
     b += "\t}\n";
     blocks.push_back(std::move(b));

@@ -24,5 +24,8 @@ std::string render_rule(const rule& r, std::string_view counter = "counter");
 
 std::string_view to_string(set_type t);
 std::string_view to_string(hook h);
+std::string_view to_string(chain_type t);
+// A rule's verdict as nft prints it: `return`, `redirect to :15001`, `reject with tcp reset`.
+std::string verdict_text(const rule& r);
 
 }  // namespace detour::rules

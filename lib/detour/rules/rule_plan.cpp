@@ -4,10 +4,12 @@
 #include "detour/rules/capture_self_test.hpp"
 
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace detour::rules {
 namespace {
@@ -115,8 +117,9 @@ class chain_builder {
         "self_test", {is(field::mark, self_test_mark), is(field::tcp_dport, self_test_port)}, verdict::redirect, port});
   }
 
-  void finish(std::uint16_t port) {
-    add(rule{"redirect", {is(field::l4proto, IPPROTO_TCP)}, verdict::redirect, port});
+  // `last` decides what none of the exclusions took: the capture's redirect, the guard's reject.
+  void finish(rule last) {
+    add(std::move(last));
     finish_without_redirect();
   }
 
@@ -132,8 +135,13 @@ class chain_builder {
         set_decl{prefix_ + key, v4 ? set_type::ipv4_addr : set_type::ipv6_addr, std::move(prefixes), {}, {}, {}});
   }
 
+  // The guard's input and forward chains hold the same inbound exclusions: they share one set.
   std::string declare(set_decl s) {
     auto name = s.name;
+    if (const auto* existing = plan_.find_set(name)) {
+      if (*existing != s) throw std::logic_error("two different sets named " + name + " in one plan");
+      return name;
+    }
     plan_.sets.push_back(std::move(s));
     return name;
   }
@@ -171,39 +179,81 @@ std::vector<net::cidr> upstream_server_cidrs(const config& cfg) {
   return net::merge_cidrs(out);
 }
 
+namespace {
+
+// The capture's output chain up to its redirect, and the guard's between its first and last rule:
+// one function, so that the guard never lets through or refuses anything the capture does not.
+void outbound_exclusions(chain_builder& b, const config& cfg, std::uint32_t self_uid) {
+  const auto& ic = cfg.intercept;
+  const auto& out = ic.outbound;
+  // detourd's own upstream sockets carry the mark; without this they would loop back into it.
+  if (cfg.mark != 0) b.add(return_if("exclude_self_mark", {is(field::mark, cfg.mark)}));
+  // skuid only exists for locally created sockets, which is why it appears in output only.
+  if (ic.exclude_self_uid) b.add(return_if("exclude_self_uid", {is(field::skuid, self_uid)}));
+  // The user detourd switches to after installing these rules (`user:`), excluded the way istio
+  // excludes its proxy's uid 1337: detourd's own upstream connections are never captured, even
+  // with `mark: 0`. self_uid cannot serve, since it is still the starting user's at install time.
+  if (cfg.run_as) b.add(return_if("exclude_run_user", {is(field::skuid, cfg.run_as->uid)}));
+  b.exclude_non_tcp_and_listen_port(cfg.port);
+  b.exclude_admin(cfg.admin.listen);
+  b.ports(out.ports, out.exclude_ports);
+  b.ids("uids", set_type::uid, field::skuid, out.uids, true);
+  b.ids("exclude_uids", set_type::uid, field::skuid, out.exclude_uids, false);
+  b.ids("gids", set_type::gid, field::skgid, out.gids, true);
+  b.ids("exclude_gids", set_type::gid, field::skgid, out.exclude_gids, false);
+  b.interfaces("exclude_interfaces", field::oifname, out.exclude_interfaces, false);
+  b.include_prefixes("destinations", out.destinations, field::ip_daddr, field::ip6_daddr);
+  auto excluded = out.exclude_destinations;
+  for (auto& c : default_outbound_exclusions()) excluded.push_back(c);
+  // The upstream proxies themselves: detourd's handshakes with them must not loop back into it
+  // even when the mark is off, and a program that talks to a proxy on its own keeps doing so.
+  for (auto& c : upstream_server_cidrs(cfg)) excluded.push_back(c);
+  b.exclude_prefixes("exclude_destinations", excluded, field::ip_daddr, field::ip6_daddr);
+}
+
+// The same for the prerouting chain and the guard's input and forward chains.
+void inbound_exclusions(chain_builder& b, const config& cfg) {
+  const auto& in = cfg.intercept.inbound;
+  b.exclude_non_tcp_and_listen_port(cfg.port);
+  b.exclude_admin(cfg.admin.listen);
+  b.interfaces("interfaces", field::iifname, in.interfaces, true);
+  b.include_prefixes("sources", in.sources, field::ip_saddr, field::ip6_saddr);
+  b.exclude_prefixes("exclude_sources", in.exclude_sources, field::ip_saddr, field::ip6_saddr);
+  b.ports(in.ports, in.exclude_ports);
+  b.include_prefixes("destinations", in.destinations, field::ip_daddr, field::ip6_daddr);
+  auto excluded = in.exclude_destinations;
+  for (auto& c : upstream_server_cidrs(cfg)) excluded.push_back(c);
+  b.exclude_prefixes("exclude_destinations", excluded, field::ip_daddr, field::ip6_daddr);
+}
+
+rule redirect_to(std::uint16_t port) {
+  return rule{"redirect", {is(field::l4proto, IPPROTO_TCP)}, verdict::redirect, port};
+}
+
+// Only a connection's first packet (the SYN) is refused, never the packets of a connection that
+// is already established: one that went direct while the guard was lifted (a drain, a restart, the
+// first start) would otherwise be reset mid-stream when the guard comes back, though the capture
+// never takes an established connection either. A redirected connection passes the first rule.
+rule reject_new() {
+  return rule{
+      "reject", {is(field::l4proto, IPPROTO_TCP), is(field::ct_state, NF_CT_STATE_BIT(IP_CT_NEW))}, verdict::reject, 0};
+}
+
+// Redirected by a nat chain, ours or another tool's (docker's DNAT of a published port): nothing to
+// guard against. The filter hooks at priority 0 run after the nat ones, so the status is set.
+rule accept_redirected() { return rule{"redirected", {is(field::ct_status, IPS_DST_NAT)}, verdict::accept, 0}; }
+
+}  // namespace
+
 rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
   const auto& ic = cfg.intercept;
   rule_plan plan;
   plan.table = ic.table;
-
   if (ic.outbound.enabled) {
-    const auto& out = ic.outbound;
     chain_builder b(plan, "out_", chain{"output", hook::output, ic.priority, {}});
     if (plans_self_test(cfg)) b.self_test(cfg.port);
-    // detourd's own upstream sockets carry the mark; without this they would loop back into it.
-    if (cfg.mark != 0) b.add(return_if("exclude_self_mark", {is(field::mark, cfg.mark)}));
-    // skuid only exists for locally created sockets, which is why it appears in output only.
-    if (ic.exclude_self_uid) b.add(return_if("exclude_self_uid", {is(field::skuid, self_uid)}));
-    // The user detourd switches to after installing these rules (`user:`), excluded the way istio
-    // excludes its proxy's uid 1337: detourd's own upstream connections are never captured, even
-    // with `mark: 0`. self_uid cannot serve, since it is still the starting user's at install time.
-    if (cfg.run_as) b.add(return_if("exclude_run_user", {is(field::skuid, cfg.run_as->uid)}));
-    b.exclude_non_tcp_and_listen_port(cfg.port);
-    b.exclude_admin(cfg.admin.listen);
-    b.ports(out.ports, out.exclude_ports);
-    b.ids("uids", set_type::uid, field::skuid, out.uids, true);
-    b.ids("exclude_uids", set_type::uid, field::skuid, out.exclude_uids, false);
-    b.ids("gids", set_type::gid, field::skgid, out.gids, true);
-    b.ids("exclude_gids", set_type::gid, field::skgid, out.exclude_gids, false);
-    b.interfaces("exclude_interfaces", field::oifname, out.exclude_interfaces, false);
-    b.include_prefixes("destinations", out.destinations, field::ip_daddr, field::ip6_daddr);
-    auto excluded = out.exclude_destinations;
-    for (auto& c : default_outbound_exclusions()) excluded.push_back(c);
-    // The upstream proxies themselves: detourd's handshakes with them must not loop back into it
-    // even when the mark is off, and a program that talks to a proxy on its own keeps doing so.
-    for (auto& c : upstream_server_cidrs(cfg)) excluded.push_back(c);
-    b.exclude_prefixes("exclude_destinations", excluded, field::ip_daddr, field::ip6_daddr);
-    b.finish(cfg.port);
+    outbound_exclusions(b, cfg, self_uid);
+    b.finish(redirect_to(cfg.port));
   } else if (plans_self_test(cfg)) {
     // Inbound capture alone: the self-test cannot come in through prerouting, but an output chain
     // with only its rule still proves NAT and SO_ORIGINAL_DST on this kernel, and captures nothing
@@ -212,24 +262,43 @@ rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
     b.self_test(cfg.port);
     b.finish_without_redirect();
   }
-
   if (ic.inbound.enabled) {
-    const auto& in = ic.inbound;
     chain_builder b(plan, "in_", chain{"prerouting", hook::prerouting, ic.priority, {}});
-    b.exclude_non_tcp_and_listen_port(cfg.port);
-    b.exclude_admin(cfg.admin.listen);
-    b.interfaces("interfaces", field::iifname, in.interfaces, true);
-    b.include_prefixes("sources", in.sources, field::ip_saddr, field::ip6_saddr);
-    b.exclude_prefixes("exclude_sources", in.exclude_sources, field::ip_saddr, field::ip6_saddr);
-    b.ports(in.ports, in.exclude_ports);
-    b.include_prefixes("destinations", in.destinations, field::ip_daddr, field::ip6_daddr);
-    auto excluded = in.exclude_destinations;
-    for (auto& c : upstream_server_cidrs(cfg)) excluded.push_back(c);
-    b.exclude_prefixes("exclude_destinations", excluded, field::ip_daddr, field::ip6_daddr);
-    b.finish(cfg.port);
+    inbound_exclusions(b, cfg);
+    b.finish(redirect_to(cfg.port));
   }
   return plan;
 }
+
+std::string guard_table_name(const std::string& capture_table) { return capture_table + "_guard"; }
+
+rule_plan make_guard_plan(const config& cfg, std::uint32_t self_uid) {
+  const auto& ic = cfg.intercept;
+  rule_plan plan;
+  plan.table = guard_table_name(ic.table);
+  auto guard_chain = [&](std::string prefix, std::string name, hook where, const auto& exclusions) {
+    chain_builder b(plan, std::move(prefix), chain{std::move(name), where, 0, {}, chain_type::filter});
+    b.add(accept_redirected());
+    exclusions(b);
+    b.finish(reject_new());
+  };
+  if (ic.outbound.enabled) {
+    guard_chain("out_", "output", hook::output, [&](chain_builder& b) { outbound_exclusions(b, cfg, self_uid); });
+  }
+  if (ic.inbound.enabled) {
+    // Prerouting's nat chains never see a connection made on this host (its first packet got its
+    // nat binding in output), but the input hook does, arriving on lo: leave it to the output
+    // guard, or to nobody when outbound capture is off.
+    guard_chain("in_", "input", hook::input, [&](chain_builder& b) {
+      b.interfaces("exclude_loopback", field::iifname, {"lo"}, false);
+      inbound_exclusions(b, cfg);
+    });
+    guard_chain("in_", "forward", hook::forward, [&](chain_builder& b) { inbound_exclusions(b, cfg); });
+  }
+  return plan;
+}
+
+rule_plan make_guard_plan(const config& cfg) { return make_guard_plan(cfg, static_cast<std::uint32_t>(::geteuid())); }
 
 rule_plan make_plan(const config& cfg) { return make_plan(cfg, static_cast<std::uint32_t>(::geteuid())); }
 

@@ -8,7 +8,8 @@
 #include <vector>
 
 // What detourd puts into the kernel, as plain data: one inet table with named sets and up to two
-// nat base chains. Building it touches nothing, so `detourd rules show`, the golden tests and the
+// nat base chains (and, with `intercept.on_failure: closed`, a second table of filter chains: the
+// guard). Building it touches nothing, so `detourd rules show`, the golden tests and the
 // netlink encoder all work from the same value.
 //
 // Every chain is a list of exclusions that end the chain early (`... return`: the connection is
@@ -49,7 +50,11 @@ enum class field {
   skuid,
   skgid,
   iifname,
-  oifname
+  oifname,
+  // Conntrack's state and status bits: these match when any bit of `value` is set, as nft's
+  // `ct state new` and `ct status dnat` do.
+  ct_state,
+  ct_status
 };
 
 struct match {
@@ -62,7 +67,9 @@ struct match {
   friend bool operator==(const match&, const match&) = default;
 };
 
-enum class verdict { return_, redirect };
+// `reject` is `reject with tcp reset`: the client's connect() fails at once with ECONNREFUSED
+// rather than waiting for a timeout, as it would after a drop.
+enum class verdict { return_, redirect, accept, reject };
 
 struct rule {
   // The option the rule comes from ("exclude_ports", "destinations4", "redirect"), unique in its
@@ -75,13 +82,18 @@ struct rule {
   friend bool operator==(const rule&, const rule&) = default;
 };
 
-enum class hook { output, prerouting };
+enum class hook { output, prerouting, input, forward };
+
+// nat chains see only a connection's first packet and may redirect it; filter chains see every
+// packet and may accept or reject it.
+enum class chain_type { nat, filter };
 
 struct chain {
   std::string name;
   hook where = hook::output;
   int priority = 0;
   std::vector<rule> rules;
+  chain_type type = chain_type::nat;
   friend bool operator==(const chain&, const chain&) = default;
 };
 
@@ -115,5 +127,16 @@ rule_plan make_plan(const config& cfg);
 // kernel stops tracking connections for that family (the conntrack hooks go with their last
 // user), and every redirected connection still running loses its translation and is reset.
 rule_plan draining_plan(const rule_plan& installed);
+
+// The guard of `intercept.on_failure: closed`, table `<intercept.table>_guard`: for each direction
+// the capture covers, filter chains that accept what was redirected (`ct status dnat`, detourd's
+// own and any other tool's), leave alone what the capture excludes, with the very rules of the
+// capture's chain, and refuse every other new TCP connection with a reset. While detourd runs
+// that refuses nothing the capture would have taken; once it is dead, the same connections are
+// reset instead of going direct. Outbound guards the output hook; inbound the input and forward
+// hooks, which the packets prerouting would have redirected reach instead when not redirected.
+rule_plan make_guard_plan(const config& cfg, std::uint32_t self_uid);
+rule_plan make_guard_plan(const config& cfg);
+std::string guard_table_name(const std::string& capture_table);
 
 }  // namespace detour::rules

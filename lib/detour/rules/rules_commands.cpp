@@ -13,6 +13,7 @@ namespace detour::rules {
 int rules_show(const config& cfg, std::ostream& out) {
   if (!cfg.intercept.enabled) out << "# intercept.enabled is false: detourd installs no rules\n";
   out << render_nft(make_plan(cfg));
+  if (cfg.intercept.on_failure == failure_policy::closed) out << '\n' << render_nft(make_guard_plan(cfg));
   return 0;
 }
 
@@ -37,8 +38,10 @@ int rules_install(const config& cfg, std::ostream& err) {
     return 0;
   }
   try {
-    nft_installer installer;
-    installer.install(make_plan(cfg), ownership::none);
+    // The guard first: at no moment is the capture in place without it.
+    if (cfg.intercept.on_failure == failure_policy::closed)
+      nft_installer().install(make_guard_plan(cfg), ownership::none);
+    nft_installer().install(make_plan(cfg), ownership::none);
   } catch (const rules_error& e) {
     err << e.what() << '\n';
     return 1;
@@ -49,8 +52,12 @@ int rules_install(const config& cfg, std::ostream& err) {
 int rules_remove(const config& cfg, std::ostream& err) {
   try {
     nft_installer installer;
+    // The capture first: a table owned by a running detourd refuses (EPERM), and that detourd's
+    // guard then stays too. The guard goes whatever on_failure says now: this is how a guard left
+    // by a crashed detourd is lifted.
     if (!installer.remove(cfg.intercept.table))
       err << fmt::format("table inet {} is not installed\n", cfg.intercept.table);
+    installer.remove(guard_table_name(cfg.intercept.table));
   } catch (const rules_error& e) {
     err << e.what() << '\n';
     return 1;

@@ -59,16 +59,6 @@ std::string capturing_config(std::uint16_t port, std::string_view mode) {
   return fmt::format("mode: {}\nport: {}\nworkers: 1\n", mode, port);
 }
 
-// What a client connecting to `to` reads until the stream ends, or why it could not connect.
-std::string read_from(const endpoint& to) {
-  try {
-    auto client = connect_to(to, 3s);
-    return read_until_eof(client.get(), 3s).bytes;
-  } catch (const std::system_error& e) {
-    return fmt::format("connect: {}", e.code().message());
-  }
-}
-
 }  // namespace
 
 TEST_CASE("an owned table disappears when its owner is killed with SIGKILL", "[rules]") {
@@ -120,10 +110,10 @@ TEST_CASE("detourd run captures outbound connections and kill -9 leaves no rule 
   sh("ip addr add 192.0.2.9/32 dev lo");
   detourd_process detourd(capturing_config(free_port(), "echo"));
   CHECK(tables() == "table inet detour\n");
-  CHECK(read_from(at("192.0.2.9", 80)).find("original dest{ip: 192.0.2.9, port: 80}") != std::string::npos);
+  CHECK(read_or_connect_error(at("192.0.2.9", 80)).find("original dest{ip: 192.0.2.9, port: 80}") != std::string::npos);
   CHECK(detourd.stop(20s, SIGKILL) == 128 + SIGKILL);
   CHECK(tables() == "");
-  CHECK(read_from(at("192.0.2.9", 80)) == "connect: Connection refused");
+  CHECK(read_or_connect_error(at("192.0.2.9", 80)) == "connect: Connection refused");
 }
 
 TEST_CASE("detourd stopped by SIGTERM removes its rules", "[rules]") {
@@ -145,6 +135,6 @@ TEST_CASE("detourd relays a captured connection to its original destination, its
     return received_digest{};
   });
   detourd_process detourd(capturing_config(free_port(), "direct"));
-  CHECK(read_from(server.local_endpoint()) == "hello from 192.0.2.9\n");
+  CHECK(read_or_connect_error(server.local_endpoint()) == "hello from 192.0.2.9\n");
   CHECK(detourd.wait_for_log(fmt::format("-> 192.0.2.9:{}]", server.port())));
 }

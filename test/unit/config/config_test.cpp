@@ -31,6 +31,8 @@ TEST_CASE("the embedded default config has exactly the built-in defaults", "[con
   CHECK(embedded.intercept.table == "detour");
   CHECK(embedded.intercept.priority == defaults.intercept.priority);
   CHECK(embedded.intercept.self_test);
+  CHECK(embedded.intercept.on_failure == detour::failure_policy::open);
+  CHECK(embedded.intercept.on_failure == defaults.intercept.on_failure);
   CHECK(embedded.intercept.outbound.enabled);
   CHECK_FALSE(embedded.intercept.inbound.enabled);
   CHECK(embedded.intercept.outbound.ports.empty());
@@ -59,6 +61,7 @@ drain_timeout: 0s
 log: {level: debug}
 intercept:
   priority: -110
+  on_failure: closed
   outbound:
     ports: ["80", "8000-8080"]
     exclude_destinations: [10.0.0.0/8, "fd00::/8"]
@@ -75,6 +78,7 @@ intercept:
   CHECK(c.drain_timeout.count() == 0);
   CHECK(c.log_level == "debug");
   CHECK(c.intercept.priority == -110);
+  CHECK(c.intercept.on_failure == detour::failure_policy::closed);
   REQUIRE(c.intercept.outbound.ports.size() == 2);
   CHECK(c.intercept.outbound.ports[1].to_string() == "8000-8080");
   CHECK(c.intercept.outbound.exclude_destinations[1].to_string() == "fd00::/8");
@@ -133,6 +137,10 @@ TEST_CASE("a bad config names file, line, column, key and reason", "[config]") {
     CHECK(error_of("intercept:\n  priority: -300\n") ==
           "detour.yaml:2:13: intercept.priority: -300 is too low: the kernel accepts nat chains only above -200 "
           "(conntrack runs at -200)");
+  }
+  SECTION("failure policy") {
+    CHECK(error_of("intercept:\n  on_failure: drop\n") ==
+          "detour.yaml:2:15: intercept.on_failure: expected open or closed, got \"drop\"");
   }
   SECTION("boolean") {
     CHECK(error_of("intercept:\n  enabled: yes\n") ==

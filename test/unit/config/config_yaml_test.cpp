@@ -22,6 +22,7 @@ intercept:
   priority: -110
   exclude_self_uid: true
   self_test: false
+  on_failure: closed
   outbound:
     enabled: false
     ports: ["80", "8000-8080"]
@@ -98,8 +99,8 @@ TEST_CASE("the config YAML of the defaults writes every key and reads back as th
   CHECK(detour::parse_config(text, "to_yaml") == defaults);
   for (const char* key :
        {"mode: direct", "port: 15001", "workers: auto", "mark: 0x1d7", "connect_timeout: 10s", "idle_timeout: 1h",
-        "drain_timeout: 5s", "level: info", "table: detour", "priority: -99", "exclude_interfaces: []", "upstreams: {}",
-        "routes: []", "listen: 127.0.0.1:15000", "allow_remote: false"}) {
+        "drain_timeout: 5s", "level: info", "table: detour", "priority: -99", "on_failure: open",
+        "exclude_interfaces: []", "upstreams: {}", "routes: []", "listen: 127.0.0.1:15000", "allow_remote: false"}) {
     CHECK(text.find(key) != std::string::npos);
   }
   // Unset means "keep the starting user", which no value of user: says.

@@ -7,7 +7,8 @@ using detour::daemon::running_proxy;
 
 TEST_CASE("the running proxy reloads through the reloader the daemon set, and without one says so", "[daemon]") {
   std::vector<std::unique_ptr<detour::proxy::worker>> workers;
-  running_proxy proxy(workers, nullptr);
+  detour::proxy::metric_registry names;
+  running_proxy proxy(workers, nullptr, names);
 
   auto unset = proxy.reload();
   CHECK_FALSE(unset.ok);

@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -136,14 +137,18 @@ class rule_reader {
         CHECK_FALSE(nftnl_expr_is_set(e, NFTNL_EXPR_CTR_PACKETS));
         CHECK_FALSE(nftnl_expr_is_set(e, NFTNL_EXPR_CTR_BYTES));
         REQUIRE(pos_ < exprs_.size());
-        CHECK(name(exprs_[pos_]) == "immediate");
+        CHECK((name(exprs_[pos_]) == "immediate" || name(exprs_[pos_]) == "reject"));
         words.emplace_back("counter");
         continue;
       }
-      if (name(e) == "immediate") {
-        words.push_back(verdict(e));
+      if (name(e) == "immediate" || name(e) == "reject") {
+        words.push_back(name(e) == "reject" ? rejection(e) : verdict(e));
         CHECK(pos_ == exprs_.size());
         break;
+      }
+      if (name(e) == "ct") {
+        words.push_back(conntrack(e));
+        continue;
       }
       REQUIRE(name(e) == "meta");
       CHECK(nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG) == NFT_REG_1);
@@ -284,10 +289,51 @@ class rule_reader {
     return {};
   }
 
+  // `ct state new`, `ct status dnat`: the load, a mask with nothing xored, and "not zero".
+  std::string conntrack(nftnl_expr* ct) {
+    CHECK(nftnl_expr_get_u32(ct, NFTNL_EXPR_CT_DREG) == NFT_REG_1);
+    auto key = nftnl_expr_get_u32(ct, NFTNL_EXPR_CT_KEY);
+    REQUIRE((key == NFT_CT_STATE || key == NFT_CT_STATUS));
+    auto* mask = next();
+    REQUIRE(name(mask) == "bitwise");
+    CHECK(nftnl_expr_get_u32(mask, NFTNL_EXPR_BITWISE_SREG) == NFT_REG_1);
+    CHECK(nftnl_expr_get_u32(mask, NFTNL_EXPR_BITWISE_DREG) == NFT_REG_1);
+    CHECK(nftnl_expr_get_u32(mask, NFTNL_EXPR_BITWISE_LEN) == 4);
+    auto attribute = [&](std::uint16_t type) {
+      std::uint32_t length = 0;
+      const void* data = nftnl_expr_get(mask, type, &length);
+      return bytes_of(data, length);
+    };
+    auto bits = attribute(NFTNL_EXPR_BITWISE_MASK);
+    CHECK(attribute(NFTNL_EXPR_BITWISE_XOR) == std::vector<unsigned char>(4));
+    auto* cmp = next();
+    REQUIRE(name(cmp) == "cmp");
+    bool negated = false;
+    CHECK(compared(cmp, negated) == std::vector<unsigned char>(4));
+    REQUIRE(bits.size() == 4);
+    std::uint32_t value = 0;  // host byte order, as conntrack keeps them
+    std::memcpy(&value, bits.data(), 4);
+    // "not equal to zero" is the match; "equal to zero" its negation.
+    std::string op = negated ? " " : " != ";
+    if (key == NFT_CT_STATE) {
+      CHECK(value == NF_CT_STATE_BIT(IP_CT_NEW));
+      return "ct state" + op + "new";
+    }
+    CHECK(value == IPS_DST_NAT);
+    return "ct status" + op + "dnat";
+  }
+
+  static std::string rejection(nftnl_expr* e) {
+    CHECK(nftnl_expr_get_u32(e, NFTNL_EXPR_REJECT_TYPE) == NFT_REJECT_TCP_RST);
+    CHECK(nftnl_expr_get_u8(e, NFTNL_EXPR_REJECT_CODE) == 0);
+    return "reject with tcp reset";
+  }
+
   std::string verdict(nftnl_expr* e) {
     if (nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_VERDICT) {
-      CHECK(static_cast<std::int32_t>(nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT)) == NFT_RETURN);
-      return "return";
+      auto code = static_cast<std::int32_t>(nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT));
+      REQUIRE((code == NFT_RETURN || code == NF_ACCEPT));
+      return code == NF_ACCEPT ? "accept" : "return";
     }
     CHECK(nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_1);
     std::uint32_t length = 0;
@@ -527,9 +573,12 @@ void check_encodes(const rule_plan& plan) {
     const auto& c = plan.chains[i];
     CHECK(d.chains[i].table == plan.table);
     CHECK(d.chains[i].name == c.name);
-    CHECK(d.chains[i].type == "nat");
-    CHECK(d.chains[i].hook ==
-          static_cast<std::uint32_t>(c.where == hook::output ? NF_INET_LOCAL_OUT : NF_INET_PRE_ROUTING));
+    const std::map<hook, std::uint32_t> hooks{{hook::output, NF_INET_LOCAL_OUT},
+                                              {hook::prerouting, NF_INET_PRE_ROUTING},
+                                              {hook::input, NF_INET_LOCAL_IN},
+                                              {hook::forward, NF_INET_FORWARD}};
+    CHECK(d.chains[i].type == (c.type == chain_type::nat ? "nat" : "filter"));
+    CHECK(d.chains[i].hook == hooks.at(c.where));
     CHECK(d.chains[i].priority == c.priority);
     CHECK(d.chains[i].policy == NF_ACCEPT);
     for (const auto& r : c.rules) rules.emplace_back(&c, &r);
@@ -606,6 +655,23 @@ intercept:
     auto plan = with_generation(plan_of("intercept: {outbound: {ports: [\"443\"]}}\n"), 3);
     REQUIRE(plan.find_set("out_ports_g3") != nullptr);
     check_encodes(plan);
+  }
+}
+
+TEST_CASE("the guard's filter chains encode to the conntrack matches and reset nft prints", "[rules]") {
+  SECTION("outbound") {
+    check_encodes(make_guard_plan(detour::parse_config("intercept: {on_failure: closed}\n", "t.yaml"), 0));
+  }
+  SECTION("inbound and outbound, every option") {
+    check_encodes(make_guard_plan(detour::parse_config(R"(
+intercept:
+  on_failure: closed
+  exclude_self_uid: true
+  outbound: {exclude_ports: ["22"], exclude_uids: [0], destinations: [10.0.0.0/8]}
+  inbound: {enabled: true, interfaces: [eth1], exclude_sources: ["10.0.0.0/8"], ports: ["1-1023"]}
+)",
+                                                       "t.yaml"),
+                                  0));
   }
 }
 
