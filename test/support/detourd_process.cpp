@@ -54,6 +54,11 @@ detourd_process::detourd_process(std::string_view config_yaml, const std::vector
                                  const std::vector<std::string>& extra_env) {
   auto deadline = clock::now() + ready_timeout;
   auto config_file = dir_.write("detour.yaml", config_yaml);
+  // A detourd that starts as, or becomes, another user (`user:`, a launcher) reads the file, at
+  // the start and at each reload: the directory traversable, the file readable by anyone.
+  namespace fs = std::filesystem;
+  fs::permissions(dir_.path(), fs::perms::others_exec, fs::perm_options::add);
+  fs::permissions(config_file, fs::perms::others_read, fs::perm_options::add);
 
   std::vector<std::string> args{"run", "-c", config_file.string()};
   args.insert(args.end(), extra_args.begin(), extra_args.end());

@@ -42,7 +42,7 @@ struct fixed_key {
 // Why each is fixed: listeners are bound (port) and threads made (workers) once; the mark is on
 // sockets already open and in the installed rules' exclusion; the table, its presence and the
 // guard are what the kernel removes when detourd dies; the admin socket and the access log file
-// are opened before privileges are dropped.
+// are opened before privileges are dropped, and those cannot be taken back.
 const std::vector<fixed_key>& fixed_keys() {
   static const std::vector<fixed_key> keys{
       {"port", [](const config& c) { return std::to_string(c.port); }},
@@ -50,6 +50,9 @@ const std::vector<fixed_key>& fixed_keys() {
       {"mark", [](const config& c) { return fmt::format("{:#x}", c.mark); }},
       {"intercept.table", [](const config& c) { return c.intercept.table; }},
       {"intercept.enabled", [](const config& c) { return std::string(c.intercept.enabled ? "true" : "false"); }},
+      {"intercept.on_failure", [](const config& c) { return std::string(to_string(c.intercept.on_failure)); }},
+      {"user", [](const config& c) { return c.run_as ? c.run_as->user : std::string("(unchanged)"); }},
+      {"group", [](const config& c) { return c.run_as ? c.run_as->group : std::string("(unchanged)"); }},
       {"admin", [](const config& c) { return admin_text(c.admin); }},
       {"access_log", [](const config& c) { return access_log_text(c.access_log); }},
   };
@@ -77,8 +80,8 @@ std::vector<std::string> restart_needed(const config& running, const config& nex
 
 reloader::reloader(const run_options& options, std::vector<std::unique_ptr<proxy::worker>>& workers,
                    running_proxy& proxy, proxy::metric_registry& names, rules::owned_table* capture,
-                   const config& started_with)
-    : options_(options), workers_(workers), proxy_(proxy), names_(names), capture_(capture) {
+                   rules::guard_table* guard, const config& started_with)
+    : options_(options), workers_(workers), proxy_(proxy), names_(names), capture_(capture), guard_(guard) {
   if (capture_ != nullptr) plan_ = rules::make_plan(started_with);
 }
 
@@ -86,6 +89,7 @@ void reloader::stop() {
   std::lock_guard lock(mutex_);
   stopping_ = true;
   capture_ = nullptr;
+  guard_ = nullptr;
 }
 
 admin::reload_result reloader::reload(std::string_view trigger) {
@@ -136,6 +140,15 @@ admin::reload_result reloader::apply() {
         capture_->replace(plan);
       } catch (const rules::rules_error& e) {
         return {false, fmt::format("replacing the rules: {}; the previous rules stay installed", e.what())};
+      }
+      // The guard follows the capture: a guard refused after the capture changed still guards
+      // the old exclusions, and says so, since the capture cannot be rolled back either.
+      if (guard_ != nullptr) {
+        try {
+          guard_->replace(rules::make_guard_plan(*next));
+        } catch (const rules::rules_error& e) {
+          spdlog::error("detourd: reload: the capture rules were replaced but the guard table was not: {}", e.what());
+        }
       }
       plan_ = std::move(plan);
       rules_word = "rules replaced";

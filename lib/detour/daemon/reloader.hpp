@@ -4,6 +4,7 @@
 #include "detour/daemon/run.hpp"
 #include "detour/proxy/metric_names.hpp"
 #include "detour/proxy/worker.hpp"
+#include "detour/rules/guard_table.hpp"
 #include "detour/rules/owned_table.hpp"
 #include "detour/rules/rule_plan.hpp"
 
@@ -32,7 +33,8 @@ std::vector<std::string> restart_needed(const config& running, const config& nex
 class reloader {
  public:
   reloader(const run_options& options, std::vector<std::unique_ptr<proxy::worker>>& workers, running_proxy& proxy,
-           proxy::metric_registry& names, rules::owned_table* capture, const config& started_with);
+           proxy::metric_registry& names, rules::owned_table* capture, rules::guard_table* guard,
+           const config& started_with);
 
   // `trigger` names what asked ("SIGHUP", "POST /reload") in the log. Tells systemd RELOADING=1
   // and READY=1 around it.
@@ -48,7 +50,8 @@ class reloader {
   running_proxy& proxy_;
   proxy::metric_registry& names_;
   std::mutex mutex_;
-  rules::owned_table* capture_;           // under mutex_; nullptr without rules or once stopping
+  rules::owned_table* capture_;  // under mutex_; nullptr without rules or once stopping
+  rules::guard_table* guard_;    // likewise; nullptr unless on_failure: closed
   std::optional<rules::rule_plan> plan_;  // the plan last asked for (installed names carry generations)
   bool stopping_ = false;
   unsigned generation_ = 1;

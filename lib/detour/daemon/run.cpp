@@ -146,8 +146,8 @@ std::vector<const proxy::worker*> view(const std::vector<std::unique_ptr<proxy::
 }
 
 // systemd's STATUS=: what `systemctl status` shows under the unit.
-void notify_status(const config& cfg, const std::vector<std::unique_ptr<proxy::worker>>& workers,
-                   const proxy::metric_registry& names) {
+std::string status_line(const config& cfg, const std::vector<std::unique_ptr<proxy::worker>>& workers,
+                        const proxy::metric_registry& names) {
   std::uint64_t accepted = 0;
   std::int64_t active = 0;
   const auto slots = names.routes.names().size();
@@ -157,8 +157,13 @@ void notify_status(const config& cfg, const std::vector<std::unique_ptr<proxy::w
       if (const auto* m = w->metrics().find_route(slot)) active += m->active.get();
     }
   }
-  sd_notifyf(0, "STATUS=%s mode, port %u: %lld active, %llu accepted", std::string(to_string(cfg.mode)).c_str(),
-             cfg.port, static_cast<long long>(active), static_cast<unsigned long long>(accepted));
+  return fmt::format("STATUS=relaying on port {} ({} mode): {} active, {} accepted", cfg.port, to_string(cfg.mode),
+                     active, accepted);
+}
+
+void notify_status(const config& cfg, const std::vector<std::unique_ptr<proxy::worker>>& workers,
+                   const proxy::metric_registry& names) {
+  sd_notify(0, status_line(cfg, workers, names).c_str());
 }
 
 // After the rules are gone: waits for the workers' sessions to finish, up to drain_timeout (the
@@ -229,7 +234,7 @@ int run(const run_options& options, const config& cfg) {
   // process: if detourd dies, the kernel removes it and traffic flows directly again.
   auto capture = rules::install_owned_rules(cfg);
   proxy.set_capture(capture.get());
-  reloader reload(options, workers, proxy, names, capture.get(), cfg);
+  reloader reload(options, workers, proxy, names, capture.get(), guard.get(), cfg);
   proxy.set_reloader([&reload] { return reload.reload("POST /reload"); });
   // The admin thread may outlive `reload` when the start fails below: it must not call it then.
   struct forget_reloader {
@@ -250,8 +255,7 @@ int run(const run_options& options, const config& cfg) {
   proxy.set_ready(true);
   spdlog::info("detourd: ready: mode {}, port {}, {} worker{}", to_string(cfg.mode), cfg.port, count,
                count == 1 ? "" : "s");
-  sd_notifyf(0, "READY=1\nMAINPID=%d", static_cast<int>(::getpid()));
-  notify_status(cfg, workers, names);
+  sd_notifyf(0, "READY=1\nMAINPID=%d\n%s", static_cast<int>(::getpid()), status_line(cfg, workers, names).c_str());
 
   watchdog dog(workers.front()->tick_period());
   if (dog.enabled())

@@ -12,17 +12,6 @@ owned_table::owned_table(const rule_plan& plan)
 void owned_table::stop_capturing() {
   const auto table = plan().table;
   try {
-    installer_.replace(draining_plan(plan()));
-    spdlog::info("rules: capture stopped: table inet {} holds no capture rule until the drain ends", table);
-  } catch (const std::exception& e) {
-    spdlog::warn("rules: could not empty table inet {} ({}); deleting it instead", table, e.what());
-    installer_.remove(table);
-  }
-}
-
-void owned_table::stop_capturing() {
-  const auto table = plan().table;
-  try {
     replace(draining_plan(plan()));
     spdlog::info("rules: capture stopped: table inet {} holds no capture rule until the drain ends", table);
   } catch (const std::exception& e) {

@@ -1,5 +1,6 @@
 // What detourd tells its service manager over NOTIFY_SOCKET (sd_notify), read from a test-owned
 // socket, and what the test harness gives the detourd it starts.
+#include "support/deadline.hpp"
 #include "support/detourd_process.hpp"
 #include "support/netns.hpp"
 #include "support/notify_socket.hpp"
@@ -8,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -80,4 +82,41 @@ TEST_CASE("the test's notify socket records every message in order, also from a 
 
   CHECK(notify.messages() == std::vector<std::string>{"STATUS=one", "STATUS=two\nREADY=1"});
   CHECK_FALSE(notify.wait_for("STOPPING=1", 0ms));
+}
+
+TEST_CASE("detourd tells systemd READY, RELOADING then READY around a reload, WATCHDOG while it runs, STOPPING",
+          "[run]") {
+  enter_new_netns();
+  auto port = free_port();
+  detourd_process detourd(test_config(port, "echo"), {}, 20s, {}, {"WATCHDOG_USEC=400000"});
+  REQUIRE(detourd.wait_for_log("systemd watchdog: pinging every 200ms while every worker ticks"));
+  // Pings arrive while every worker ticks (the default tick is 1 s here, the ping period 200 ms).
+  REQUIRE(poll_until(
+      [&] {
+        const auto m = detourd.notifications();
+        return std::count(m.begin(), m.end(), "WATCHDOG=1") >= 3;
+      },
+      5s));
+
+  detourd.send_signal(SIGHUP);
+  REQUIRE(detourd.wait_for_log("detourd: reload (SIGHUP): config 2 applied"));
+  REQUIRE(detourd.wait_for_notification("STATUS=relaying on port", 5s));
+  CHECK(detourd.stop() == 0);
+
+  const auto m = detourd.notifications();
+  const auto ready = first_containing(m, "READY=1");
+  const auto reloading = first_containing(m, "RELOADING=1");
+  REQUIRE(ready >= 0);
+  REQUIRE(reloading > ready);
+  CHECK(m[static_cast<std::size_t>(ready)].find("STATUS=relaying on port " + std::to_string(port) +
+                                                " (echo mode): 0 active, 0 accepted") != std::string::npos);
+  // RELOADING=1 carries the monotonic clock, as systemd's reload protocol asks.
+  CHECK(m[static_cast<std::size_t>(reloading)].find("\nMONOTONIC_USEC=") != std::string::npos);
+  const auto ready_again = std::find(m.begin() + reloading, m.end(), "READY=1");
+  REQUIRE(ready_again != m.end());
+  const auto stopping = first_containing(m, "STOPPING=1");
+  CHECK(stopping > std::distance(m.begin(), ready_again));
+  // Pings before and after the reload.
+  CHECK(std::find(m.begin() + ready, m.begin() + reloading, "WATCHDOG=1") != m.begin() + reloading);
+  CHECK(std::find(ready_again, m.end(), "WATCHDOG=1") != m.end());
 }

@@ -88,7 +88,7 @@ TEST_CASE("detourd reload --pidfile sends SIGHUP to the detourd that wrote the f
   auto sent = run_detourd({"reload", "--pidfile", path.string()});
   CHECK(sent.exit_code == 0);
   CHECK(sent.out == fmt::format("detourd: sent SIGHUP to {}\n", detourd.pid()));
-  CHECK(detourd.wait_for_log("detourd: SIGHUP"));
+  CHECK(detourd.wait_for_log("detourd: reload (SIGHUP)"));
 
   CHECK(detourd.stop() == 0);
   CHECK_FALSE(std::filesystem::exists(path));

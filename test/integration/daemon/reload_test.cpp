@@ -197,12 +197,27 @@ TEST_CASE("a reload of a bad file keeps the running config and says where the fi
 
   std::uint16_t port = 0;
   CHECK(echoes(to, "still serving", port));
-  auto metrics = metric_samples::parse(
-      detour::admin::http_request(at("127.0.0.1", 15000), boost::beast::http::verb::get, "/metrics").body());
-  CHECK(metrics.value(sample_key("detour_config_reloads_total", {{"result", "error"}})) == 2);
+  // POST /reload answers with the same reason, as a 400.
+  const auto admin = at("127.0.0.1", 15000);
+  auto refused = detour::admin::http_request(admin, boost::beast::http::verb::post, "/reload");
+  CHECK(refused.result_int() == 400);
+  CHECK_THAT(refused.body(), Catch::Contains("\"result\":\"error\"") && Catch::Contains("nowhere"));
+  auto metrics =
+      metric_samples::parse(detour::admin::http_request(admin, boost::beast::http::verb::get, "/metrics").body());
+  CHECK(metrics.value(sample_key("detour_config_reloads_total", {{"result", "error"}})) == 3);
   CHECK(metrics.value(sample_key("detour_config_reloads_total", {{"result", "success"}})) == 0);
+
+  // Fixed, the same request applies it.
+  std::ofstream(d.config_file(), std::ios::trunc) << ws.config("b");
+  auto applied = detour::admin::http_request(admin, boost::beast::http::verb::post, "/reload");
+  CHECK(applied.result_int() == 200);
+  CHECK_THAT(applied.body(), Catch::Contains("config 2 applied"));
+  std::uint16_t after = 0;
+  CHECK(echoes(to, "new route", after));
   REQUIRE(d.stop() == 0);
-  CHECK(upstream_of(access_log_by_port(ws.access_log).at(port)) == "a");
+  const auto lines = access_log_by_port(ws.access_log);
+  CHECK(upstream_of(lines.at(port)) == "a");
+  CHECK(upstream_of(lines.at(after)) == "b");
 }
 
 TEST_CASE("a reload that changes a key only a restart can change is refused whole", "[reload]") {

@@ -166,10 +166,12 @@ upstreams:
     CHECK(g.priority == 0);
     const auto& [capture_name, own_rules] = stands_for.at(g.name);
     const auto& c = chain_named(capture, capture_name);
-    REQUIRE(g.rules.size() == own_rules.size() + c.rules.size());
+    // The capture's output chain opens with the self-test's rule, which the guard has no use for.
+    const std::ptrdiff_t capture_own = !c.rules.empty() && c.rules.front().name == "self_test" ? 1 : 0;
+    REQUIRE(g.rules.size() == own_rules.size() + c.rules.size() - static_cast<std::size_t>(capture_own));
     for (std::size_t i = 0; i < own_rules.size(); ++i) CHECK(g.rules[i].name == own_rules[i]);
     std::vector<rule> shared(g.rules.begin() + static_cast<std::ptrdiff_t>(own_rules.size()), g.rules.end() - 1);
-    CHECK(shared == std::vector<rule>(c.rules.begin(), c.rules.end() - 1));
+    CHECK(shared == std::vector<rule>(c.rules.begin() + capture_own, c.rules.end() - 1));
     CHECK(c.rules.back().action == verdict::redirect);
     CHECK(g.rules.back().action == verdict::reject);
     CHECK(render_rule(g.rules.back()) ==
