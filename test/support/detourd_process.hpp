@@ -44,8 +44,7 @@ class detourd_process {
  public:
   // `launcher` as for run_detourd().
   explicit detourd_process(std::string_view config_yaml, const std::vector<std::string>& extra_args = {},
-                           std::chrono::milliseconds ready_timeout = 20s,
-                           const std::vector<std::string>& launcher = {},
+                           std::chrono::milliseconds ready_timeout = 20s, const std::vector<std::string>& launcher = {},
                            const std::vector<std::string>& extra_env = {});
   detourd_process(const detourd_process&) = delete;
   detourd_process& operator=(const detourd_process&) = delete;

@@ -50,8 +50,8 @@ class reloader {
   running_proxy& proxy_;
   proxy::metric_registry& names_;
   std::mutex mutex_;
-  rules::owned_table* capture_;  // under mutex_; nullptr without rules or once stopping
-  rules::guard_table* guard_;    // likewise; nullptr unless on_failure: closed
+  rules::owned_table* capture_;           // under mutex_; nullptr without rules or once stopping
+  rules::guard_table* guard_;             // likewise; nullptr unless on_failure: closed
   std::optional<rules::rule_plan> plan_;  // the plan last asked for (installed names carry generations)
   bool stopping_ = false;
   unsigned generation_ = 1;
