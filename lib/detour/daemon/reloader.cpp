@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
+#include <chrono>
 #include <ctime>
 #include <functional>
 
@@ -96,10 +97,12 @@ admin::reload_result reloader::reload(std::string_view trigger) {
   std::lock_guard lock(mutex_);
   if (stopping_) return {false, "detourd is stopping; the reload was not applied"};
   sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", static_cast<unsigned long long>(monotonic_usec()));
+  const auto began = std::chrono::steady_clock::now();
   auto result = apply();
   proxy_.count_reload(result.ok);
+  const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - began;
   if (result.ok) {
-    spdlog::info("detourd: reload ({}): {}", trigger, result.message);
+    spdlog::info("detourd: reload ({}): {} ({:.1f} ms)", trigger, result.message, took.count());
   } else {
     spdlog::error("detourd: reload ({}) failed, still running the previous config: {}", trigger, result.message);
   }

@@ -141,6 +141,7 @@ const char* signal_name(int sig) { return sig == SIGTERM ? "SIGTERM" : sig == SI
 
 std::vector<const proxy::worker*> view(const std::vector<std::unique_ptr<proxy::worker>>& workers) {
   std::vector<const proxy::worker*> out;
+  out.reserve(workers.size());
   for (const auto& w : workers) out.push_back(w.get());
   return out;
 }
