@@ -39,6 +39,8 @@ Examples:
   detourd status                       uptime, counts by route and result, bytes (from admin.listen)
   detourd connections --route corp     the live connections of one route, as a table
   detourd connections --json --admin 127.0.0.1:15000
+  detourd reload                       reread the config file (POST /reload on admin.listen)
+  detourd reload --pidfile /run/detourd.pid   the same by SIGHUP to the pid in the file
   detourd doctor -c detour.yaml        check this host for what detourd needs
 
 `detourd doctor` prints one line per check, `OK|WARN|FAIL  CHECK: FINDING[; fix: WHAT TO DO]`:
@@ -46,10 +48,9 @@ nftables nat and SO_ORIGINAL_DST per family (tested in a throw-away network name
 host's), conntrack, capabilities, descriptor limits, fs.pipe-user-pages-soft, conntrack table
 use, net.ipv4.ip_local_port_range, and other nat chains that see connections before detourd's.
 It changes nothing on the host and exits 1 when a check FAILs, else 0.
-  detourd reload                       reread the config file (POST /reload on admin.listen)
-  detourd reload --pidfile /run/detourd.pid   the same by SIGHUP to the pid in the file
 
-Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the config file. Exit status: 0 success, 1 configuration or startup error,
+Signals: SIGTERM/SIGINT drain and stop (a second one resets what is left); SIGHUP reloads the config
+file; SIGUSR1 reopens the access log. Exit status: 0 success, 1 configuration or startup error,
 2 command-line usage error. Configuration reference: config/detour.yaml (every key, default, unit).)";
 
 // Logs go to stderr (stdout is for command output). Under systemd the journal stamps each line, so
