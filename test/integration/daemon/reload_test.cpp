@@ -33,6 +33,7 @@ struct two_upstreams {
 port: {}
 workers: 2
 drain_timeout: 20s
+admin: {{listen: "127.0.0.1:{}"}}
 access_log: {{path: {}}}
 intercept:
   enabled: true
@@ -47,7 +48,8 @@ routes:
     destinations: [10.77.0.2/32]
     action: {{upstream: {}}}
 )",
-                       port, access_log.string(), nobody_uid, extra, a.address().port(), b.address().port(), upstream);
+                       port, admin.port(), access_log.string(), nobody_uid, extra, a.address().port(),
+                       b.address().port(), upstream);
   }
 
   // First, so that everything after it (addresses, proxies, detourd) is made in the namespace.
@@ -60,6 +62,7 @@ routes:
   temp_dir dir;
   std::filesystem::path access_log = dir.path() / "access.log";
   std::uint16_t port = free_port();
+  endpoint admin = at("127.0.0.1", free_port());
   microsocks a{dir, at("127.0.0.1", free_port())};
   microsocks b{dir, at("127.0.0.1", free_port())};
   echo_server peer{at("10.77.0.2", 0)};
@@ -106,7 +109,7 @@ struct attempt {
 
 }  // namespace
 
-TEST_CASE("a reload under 2000 connections loses none; new ones take the new route, running ones keep theirs",
+TEST_CASE("a reload under 2000 connections loses none, new ones take the new route, running ones keep theirs",
           "[reload]") {
   two_upstreams ws;
   detourd_process d(ws.config("a"));
@@ -153,8 +156,8 @@ TEST_CASE("a reload under 2000 connections loses none; new ones take the new rou
   CHECK(read_exactly(long_one.get(), second_half.size()).bytes == second_half);
   long_one.close();
 
-  auto metrics = metric_samples::parse(
-      detour::admin::http_request(at("127.0.0.1", 15000), boost::beast::http::verb::get, "/metrics").body());
+  auto metrics =
+      metric_samples::parse(detour::admin::http_request(ws.admin, boost::beast::http::verb::get, "/metrics").body());
   CHECK(metrics.value(sample_key("detour_config_reloads_total", {{"result", "success"}})) == 1);
   CHECK(metrics.value(sample_key("detour_config_reloads_total", {{"result", "error"}})) == 0);
   REQUIRE(d.stop() == 0);
@@ -198,7 +201,7 @@ TEST_CASE("a reload of a bad file keeps the running config and says where the fi
   std::uint16_t port = 0;
   CHECK(echoes(to, "still serving", port));
   // POST /reload answers with the same reason, as a 400.
-  const auto admin = at("127.0.0.1", 15000);
+  const auto& admin = ws.admin;
   auto refused = detour::admin::http_request(admin, boost::beast::http::verb::post, "/reload");
   CHECK(refused.result_int() == 400);
   CHECK_THAT(refused.body(), Catch::Contains("\"result\":\"error\"") && Catch::Contains("nowhere"));
