@@ -22,7 +22,7 @@ std::optional<net::socket> open_upstream_socket(const net::socket::executor_type
   boost::system::error_code ec;
   socket.open(protocol, ec);
   if (ec) {
-    failure = {fmt::format("socket: {}", ec.message()), failure_kind::local};
+    failure = {fmt::format("socket: {}", ec.message()), kind_of_errno(ec.value())};
     return std::nullopt;
   }
   if (options.mark != 0) {

@@ -20,6 +20,12 @@ std::string_view to_string(failure_kind kind) {
       return "proxy error";
     case failure_kind::local:
       return "local";
+    case failure_kind::no_descriptors:
+      return "no descriptors";
+    case failure_kind::no_ports:
+      return "no local ports";
+    case failure_kind::conntrack_full:
+      return "conntrack full";
     case failure_kind::cancelled:
       return "cancelled";
     case failure_kind::other:
@@ -43,9 +49,12 @@ failure_kind kind_of_errno(int error) {
       return failure_kind::cancelled;
     case EMFILE:
     case ENFILE:
+      return failure_kind::no_descriptors;
+    case EADDRNOTAVAIL:
+    case EADDRINUSE:
+      return failure_kind::no_ports;
     case ENOBUFS:
     case ENOMEM:
-    case EADDRNOTAVAIL:
       return failure_kind::local;
     default:
       return failure_kind::other;

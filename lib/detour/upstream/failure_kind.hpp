@@ -14,12 +14,16 @@ enum class failure_kind : std::uint8_t {
   unreachable,    // no route to the network or host
   proxy_refused,  // the proxy answered the handshake with a refusal (a SOCKS reply code, an HTTP status)
   proxy_error,    // the proxy broke the handshake: closed, reset or sent something unparseable
-  local,          // detourd could not set up the socket (descriptors, SO_MARK)
+  local,          // detourd could not set up the socket (SO_MARK, memory)
+  no_descriptors,  // the process (EMFILE) or the system (ENFILE) is out of file descriptors
+  no_ports,        // no free local port towards that destination (EADDRNOTAVAIL, EADDRINUSE)
+  conntrack_full,  // a timeout while the conntrack table was full: the kernel dropped the SYN
   cancelled,      // shutdown ended the attempt
   other,          // any other socket error
 };
 
-// "timeout", "refused", "unreachable", "proxy refused", "proxy error", "local", "cancelled", "error".
+// "timeout", "refused", "unreachable", "proxy refused", "proxy error", "local", "no descriptors",
+// "no local ports", "conntrack full", "cancelled", "error".
 std::string_view to_string(failure_kind kind);
 
 // What a connect's errno says.
