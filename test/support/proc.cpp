@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace detour::test {
 
@@ -48,13 +49,29 @@ bool listening_on(std::uint16_t port) {
 
 }  // namespace
 
-std::uint64_t resident_kib(pid_t pid) {
+namespace {
+
+std::uint64_t status_kib(pid_t pid, std::string_view field) {
   std::ifstream status(fmt::format("/proc/{}/status", pid));
   std::string line;
   while (std::getline(status, line)) {
-    if (line.starts_with("VmRSS:")) return std::stoull(line.substr(6));
+    if (line.starts_with(field)) return std::stoull(line.substr(field.size()));
   }
   return 0;
+}
+
+}  // namespace
+
+std::uint64_t resident_kib(pid_t pid) { return status_kib(pid, "VmRSS:"); }
+
+std::uint64_t peak_resident_kib(pid_t pid) { return status_kib(pid, "VmHWM:"); }
+
+void reset_peak_resident(pid_t pid) {
+  auto path = fmt::format("/proc/{}/clear_refs", pid);
+  std::ofstream out(path);
+  out << "5\n";
+  out.flush();
+  if (!out) throw std::runtime_error(fmt::format("cannot write 5 to {}", path));
 }
 
 descriptor_counts open_descriptors(pid_t pid) {

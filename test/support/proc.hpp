@@ -13,6 +13,11 @@ using namespace std::chrono_literals;
 
 // VmRSS of `pid`, in KiB (0 if /proc does not say).
 std::uint64_t resident_kib(pid_t pid);
+// VmHWM of `pid`, in KiB: the highest VmRSS since it started or since reset_peak_resident().
+std::uint64_t peak_resident_kib(pid_t pid);
+// Starts VmHWM afresh from the current VmRSS (clear_refs 5), so the peak measures one load, not
+// the startup before it.
+void reset_peak_resident(pid_t pid);
 
 struct descriptor_counts {
   std::size_t sockets = 0;
