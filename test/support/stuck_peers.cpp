@@ -81,11 +81,12 @@ struct client_peer {
   stuck_kind kind;
   socket_fd fd;
   std::uint16_t port = 0;
+  endpoint destination{};
   bool connected = false;
   bool filled = false;   // upstream_never_reads: a send met a full pipeline
   bool got_eof = false;  // upstream_half_closed
   std::uint64_t sent = 0;
-  std::string end;  // empty while open
+  std::string end{};  // empty while open
 };
 
 struct server_peer {
@@ -293,12 +294,12 @@ stuck_peer_run stuck_peer_load::run(std::chrono::milliseconds timeout) {
   std::size_t next = 0;
   std::size_t ended = 0;
   std::vector<pollfd> fds;
-  enum class owner_type { listener, client, server };
+  enum class owner_type { acceptor, client, server };
   std::vector<std::pair<owner_type, std::size_t>> owners;
 
   while (ended < order.size() && test_clock::now() < deadline) {
     std::size_t connecting = 0;
-    for (const auto& c : clients) connecting += (!c.connected && c.end.empty()) ? 1 : 0;
+    for (const auto& c : clients) connecting += (!c.connected && c.end.empty()) ? 1U : 0U;
     for (; next < order.size() && connecting < connects_in_flight_at_most; ++next, ++connecting) {
       auto kind = order[next];
       auto to = destination(kind);
@@ -309,7 +310,7 @@ stuck_peer_run stuck_peer_load::run(std::chrono::milliseconds timeout) {
       if (::connect(fd.get(), to.data(), static_cast<socklen_t>(to.size())) != 0 && errno != EINPROGRESS)
         throw_errno(fmt::format("connect to {}:{}", to.address().to_string(), to.port()));
       auto port = local_endpoint_of(fd.get()).port();
-      clients.push_back({kind, std::move(fd), port});
+      clients.push_back(client_peer{kind, std::move(fd), port, to});
     }
 
     fds.clear();
@@ -317,7 +318,7 @@ stuck_peer_run stuck_peer_load::run(std::chrono::milliseconds timeout) {
     for (std::size_t i = 0; i < stuck_kind_count; ++i) {
       if (!listeners_[i].fd) continue;
       fds.push_back({listeners_[i].fd.get(), POLLIN, 0});
-      owners.emplace_back(owner_type::listener, i);
+      owners.emplace_back(owner_type::acceptor, i);
     }
     for (std::size_t i = 0; i < clients.size(); ++i) {
       if (!clients[i].end.empty()) continue;
@@ -335,11 +336,11 @@ stuck_peer_run stuck_peer_load::run(std::chrono::milliseconds timeout) {
     for (std::size_t f = 0; ready > 0 && f < fds.size(); ++f) {
       if (fds[f].revents == 0) continue;
       auto [type, i] = owners[f];
-      if (type == owner_type::listener) {
+      if (type == owner_type::acceptor) {
         for (;;) {
           int fd = ::accept4(fds[f].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
           if (fd < 0) break;
-          servers.push_back({static_cast<stuck_kind>(i), socket_fd(fd)});
+          servers.push_back(server_peer{static_cast<stuck_kind>(i), socket_fd(fd)});
           on_accepted(servers.back(), stuck);
         }
       } else if (type == owner_type::client) {
@@ -359,10 +360,10 @@ stuck_peer_run stuck_peer_load::run(std::chrono::milliseconds timeout) {
   if (ended == 0) result.most_stuck = stuck.total();
   for (auto& c : clients) {
     result.bytes_sent += c.sent;
-    result.peers.push_back({c.kind, c.port, c.end.empty() ? "open" : c.end});
+    result.peers.push_back({c.kind, c.port, c.destination, c.end.empty() ? "open" : c.end});
   }
   for (auto& s : servers) result.bytes_sent += s.sent;
-  for (std::size_t i = next; i < order.size(); ++i) result.peers.push_back({order[i], 0, "never opened"});
+  for (std::size_t i = next; i < order.size(); ++i) result.peers.push_back({order[i], 0, destination(order[i]), "never opened"});
   return result;
 }
 

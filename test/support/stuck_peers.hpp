@@ -28,7 +28,8 @@ std::string_view to_string(stuck_kind kind);
 
 struct stuck_peer_result {
   stuck_kind kind;
-  std::uint16_t source_port;  // the client's, as detourd's access log names it
+  std::uint16_t source_port;  // the client's; detourd may see another (the redirect can remap it)
+  endpoint destination;       // where the client connected: each kind has its own
   // How the client's connection ended: "reset", "eof", "connect: REASON", another errno's text,
   // or "open" when it had not ended by the deadline.
   std::string end;
