@@ -156,7 +156,7 @@ done
 
 metric() {  # name [label filter]: the sum of a family's samples in one scrape of /metrics
   awk -v name="$1" -v filter="${2:-}" '
-    ($1 == name || index($1, name "{") == 1) && index($1, filter) { sum += $NF } END { printf "%d\n", sum }' \
+    ($1 == name || index($1, name "{") == 1) && index($1, filter) { sum += $NF } END { printf "%.0f\n", sum }' \
     "$work/metrics"
 }
 ticks=$(getconf CLK_TCK)
@@ -209,7 +209,9 @@ driver_pid=""
 sample "$((SECONDS - start))"
 cp "$work/driver.log" "$out/driver.log"
 kill -0 "$detourd_pid" 2>/dev/null || die "detourd died: $(tail -5 "$out/detourd.log")"
-reloads_ok=$(metric detour_config_reloads_total 'result="ok"')
+reloads_ok=$(metric detour_config_reloads_total 'result="success"')
+relayed_bytes=$(metric detour_bytes_total)
+accepted=$(metric detour_connections_accepted_total)
 reloads_failed=$(metric detour_config_reloads_total 'result="error"')
 
 kill -TERM "$detourd_pid"
@@ -226,14 +228,14 @@ detourd_pid_was=$detourd_pid
 [[ $detourd_status == timeout ]] || detourd_pid=""
 
 # Growth after the warm-up: the floor (lowest sample) of the last third of the samples taken after
-# it, against the floor of the first third. The floor is what a leak raises; the swings above it are
-# the load's connections and pipes coming and going.
+# it while the load ran, against the floor of the first third. The floor is what a leak raises; the
+# swings above it are the load's connections and pipes coming and going.
 warmup=$((duration / 5))
 ((warmup >= 20)) || warmup=20
 ((warmup <= 300)) || warmup=300
-growth=$(python3 - "$csv" "$warmup" <<'EOF'
+growth=$(python3 - "$csv" "$warmup" "$duration" <<'EOF'
 import csv, sys
-rows = [r for r in csv.DictReader(open(sys.argv[1])) if int(r["seconds"]) >= int(sys.argv[2])]
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if int(sys.argv[2]) <= int(r["seconds"]) < int(sys.argv[3])]
 third = max(1, len(rows) // 3)
 for field in ("fds", "rss_kib"):
     if len(rows) < 2:
@@ -251,6 +253,7 @@ summary=$out/summary.txt
   echo "holders $holders"
   echo "warmup_s $warmup"
   tail -1 "$work/driver.log"
+  echo "detourd accepted=$accepted relayed_bytes=$relayed_bytes"
   echo "reloads sent=$reloads ok=$reloads_ok failed=$reloads_failed"
   echo "detourd_exit $detourd_status"
   echo "peak rss_kib $(cut -d, -f3 "$csv" | tail -n +2 | sort -n | tail -1), peak fds $(cut -d, -f2 "$csv" | tail -n +2 | sort -n | tail -1), cpu_s $(tail -1 "$csv" | cut -d, -f6)"
@@ -260,7 +263,7 @@ summary=$out/summary.txt
 cat "$summary" >&2
 
 gnuplot <<EOF || log "gnuplot failed; the samples are in $csv"
-set terminal pngcairo size 1200,900 font ",10"
+set terminal pngcairo size 1200,900 font ",10" noenhanced
 set output "$out/samples.png"
 set datafile separator ","
 set key autotitle columnhead left top
