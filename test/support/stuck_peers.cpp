@@ -363,7 +363,8 @@ stuck_peer_run stuck_peer_load::run(std::chrono::milliseconds timeout) {
     result.peers.push_back({c.kind, c.port, c.destination, c.end.empty() ? "open" : c.end});
   }
   for (auto& s : servers) result.bytes_sent += s.sent;
-  for (std::size_t i = next; i < order.size(); ++i) result.peers.push_back({order[i], 0, destination(order[i]), "never opened"});
+  for (std::size_t i = next; i < order.size(); ++i)
+    result.peers.push_back({order[i], 0, destination(order[i]), "never opened"});
   return result;
 }
 

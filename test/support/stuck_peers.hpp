@@ -40,7 +40,7 @@ struct stuck_peer_run {
   // True when every peer was in its stuck state (see stuck_kind, and peer_is_stuck in the .cpp)
   // at one moment, before any had ended.
   bool all_stuck_at_once = false;
-  std::size_t most_stuck = 0;  // how many were stuck at once, at most, before the first ended
+  std::size_t most_stuck = 0;    // how many were stuck at once, at most, before the first ended
   std::uint64_t bytes_sent = 0;  // by the senders nobody reads, until everything in between was full
 };
 

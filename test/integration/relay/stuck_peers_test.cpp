@@ -2,11 +2,11 @@
 // reads, a client that sends nothing, a proxy that never answers, a destination that never
 // accepts, a half-close never finished. detourd holds their bytes only in the kernel (sockets and
 // pipes), never in its own memory, and its timeouts end every one of them with the right reason.
+#include "support/stuck_peers.hpp"
 #include "support/detourd_process.hpp"
 #include "support/netns.hpp"
 #include "support/nft.hpp"
 #include "support/proc.hpp"
-#include "support/stuck_peers.hpp"
 #include "support/tcp.hpp"
 #include "support/temp_dir.hpp"
 
@@ -69,8 +69,7 @@ std::string expected_line(stuck_kind kind) {
 
 }  // namespace
 
-TEST_CASE("2000 stuck peers at once cost detourd under 8 MiB and each ends by its timeout with its reason",
-          "[relay]") {
+TEST_CASE("2000 stuck peers at once cost detourd under 8 MiB and each ends by its timeout with its reason", "[relay]") {
   auto port = enter_redirected_netns();
   add_local_address("10.77.1.2/32");
   // detourd's connects to 10.77.1.2 get no answer; the clients' connections to it are redirected
@@ -112,9 +111,10 @@ routes:
 
   const auto rss_peak = peak_resident_kib(pid);
   const auto rss_after = resident_kib(pid);
-  WARN(fmt::format("{} stuck peers: detourd RSS {} KiB before, peak {} KiB (+{} KiB), {} KiB after they ended; "
-                   "{} stuck at once; {} bytes sent into the stuck connections",
-                   peers, rss_before, rss_peak, rss_peak - rss_before, rss_after, run.most_stuck, run.bytes_sent));
+  WARN(
+      fmt::format("{} stuck peers: detourd RSS {} KiB before, peak {} KiB (+{} KiB), {} KiB after they ended; "
+                  "{} stuck at once; {} bytes sent into the stuck connections",
+                  peers, rss_before, rss_peak, rss_peak - rss_before, rss_after, run.most_stuck, run.bytes_sent));
   REQUIRE(run.peers.size() == peers);
   CHECK(run.all_stuck_at_once);
   std::map<std::string, std::size_t> ends;
