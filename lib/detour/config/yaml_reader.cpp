@@ -47,6 +47,19 @@ void mapping::finish() const {
   }
 }
 
+void check_length(std::string_view source, const YAML::Mark& mark, std::string_view key, std::string_view value,
+                  std::size_t max_bytes) {
+  if (value.size() > max_bytes) {
+    fail(source, mark, key, fmt::format("{} bytes, over the limit of {}", value.size(), max_bytes));
+  }
+}
+
+void check_entries(std::string_view source, const YAML::Node& node, std::string_view key, std::size_t max_entries) {
+  if (node.size() > max_entries) {
+    fail(source, node.Mark(), key, fmt::format("{} entries, over the limit of {}", node.size(), max_entries));
+  }
+}
+
 namespace {
 
 const std::string& scalar(std::string_view source, const YAML::Node& node, std::string_view key,
@@ -119,7 +132,7 @@ std::vector<net::cidr> read_cidrs(std::string_view source, const YAML::Node& nod
     auto c = net::parse_cidr(text, &why);
     if (!c) fail(source, item.Mark(), path, why);
     return *c;
-  });
+  }, config_limits::address_entries);
 }
 
 std::vector<net::port_range> read_port_ranges(std::string_view source, const YAML::Node& node, std::string_view key) {
