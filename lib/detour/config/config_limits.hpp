@@ -16,7 +16,9 @@ inline constexpr std::size_t nesting_depth = 64;
 inline constexpr std::size_t yaml_nodes = 2'000'000;
 // yaml-cpp reads a flow collection ([...] or {...}) that could be a mapping key ahead whole,
 // about 140 bytes of memory per byte of it, before it produces anything; only one that follows
-// `key:` on its line is read as it goes (measured with yaml-cpp 0.7).
+// `key:` on its line is read as it goes (measured with yaml-cpp 0.7). It scans a scalar whole,
+// at a few MB/s, too, before its length can be checked, so a scalar already this long in the text is
+// refused before yaml-cpp sees it (string_bytes bounds the others).
 inline constexpr std::size_t lookahead_bytes = 1u << 20;
 
 inline constexpr std::size_t address_entries = 1'000'000;  // each destinations, sources, ... list

@@ -49,6 +49,14 @@ class flow_scanner {
   void step() {
     check_lookahead();
     const char c = text_[pos_];
+    if (is_space(c) || (depth_ > 0 && is_flow_indicator(c))) {
+      run_from_.reset();
+    } else if (!run_from_) {
+      run_from_ = pos_;
+      run_mark_ = mark_at(pos_);
+    } else {
+      check_run();
+    }
     if (c == '\n') {
       newline();
       ++pos_;
@@ -109,6 +117,17 @@ class flow_scanner {
     }
   }
 
+  // yaml-cpp scans a scalar whole, at a few MB/s, before its event can be refused for length; a
+  // run of bytes with no space or flow indicator in it is one scalar (or anchor, or tag) at least
+  // that long.
+  void check_run() const {
+    if (run_from_ && pos_ - *run_from_ >= config_limits::lookahead_bytes) {
+      fail(source_, run_mark_, "YAML",
+           fmt::format("a scalar longer than {} bytes; the limit is {}", config_limits::lookahead_bytes,
+                       config_limits::string_bytes));
+    }
+  }
+
   void skip_comment() {
     while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
   }
@@ -117,6 +136,7 @@ class flow_scanner {
     ++pos_;
     while (pos_ < text_.size()) {
       check_lookahead();
+      check_run();
       const char c = text_[pos_];
       if (c == '\n') {
         newline();
@@ -137,7 +157,10 @@ class flow_scanner {
   }
 
   void skip_word() {
-    while (pos_ < text_.size() && !is_space(text_[pos_]) && !(depth_ > 0 && is_flow_indicator(text_[pos_]))) ++pos_;
+    while (pos_ < text_.size() && !is_space(text_[pos_]) && !(depth_ > 0 && is_flow_indicator(text_[pos_]))) {
+      ++pos_;
+      check_run();
+    }
   }
 
   // The lines after `|` or `>` that are indented deeper than the line holding it are text.
@@ -156,6 +179,7 @@ class flow_scanner {
       newline();
       pos_ = next;
       skip_comment();
+      check_run();  // the run began at | or >: the whole block scalar is one
     }
   }
 
@@ -166,6 +190,8 @@ class flow_scanner {
   std::size_t line_start_ = 0;
   std::size_t depth_ = 0;
   bool value_position_ = false;  // just after a `key:` (an anchor or a tag may come between)
+  std::optional<std::size_t> run_from_;  // where the bytes since the last space or flow indicator start
+  YAML::Mark run_mark_;
   std::optional<std::size_t> lookahead_from_;
   std::size_t lookahead_depth_ = 0;
   YAML::Mark lookahead_mark_;

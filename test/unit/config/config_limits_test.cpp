@@ -142,6 +142,14 @@ TEST_CASE("a scalar longer than the limit is refused with its key path", "[confi
   CHECK(error_of("intercept:\n  ? " + long_value + "\n  : 1\n") ==
         "t.yaml:2:5: intercept: a key of 4097 bytes, over the limit of 4096");
   CHECK(error_of("? " + long_value + "\n: 1\n") == "t.yaml:1:3: (top level): a key of 4097 bytes, over the limit of 4096");
+  // One far over the limit is refused before yaml-cpp spends seconds scanning it, plain, quoted or
+  // as a block scalar.
+  const std::string huge(limits::lookahead_bytes + 1, 'a');
+  const std::string early = "YAML: a scalar longer than 1048576 bytes; the limit is 4096";
+  CHECK(error_of("mode: " + huge + "\n") == "t.yaml:1:7: " + early);
+  CHECK(error_of("mode: \"a " + huge + "\"\n") == "t.yaml:1:7: " + early);
+  CHECK(error_of("mode: |\n" + repeat("  aaaa aaaa\n", 100'000)) == "t.yaml:1:7: " + early);
+  CHECK(error_of("mode: &" + huge + " echo\n") == "t.yaml:1:7: " + early);
   // At the limit, the reader has its say.
   CHECK(error_of("mode: " + std::string(limits::string_bytes, 'a') + "\n") ==
         "t.yaml:1:7: mode: expected direct, echo or reject, got \"" + std::string(limits::string_bytes, 'a') + "\"");
