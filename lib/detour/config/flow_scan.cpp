@@ -49,9 +49,11 @@ class flow_scanner {
   void step() {
     check_lookahead();
     const char c = text_[pos_];
-    if (is_space(c) || (depth_ > 0 && is_flow_indicator(c))) {
+    // A plain scalar goes on over spaces, in flow context too: only a line end, an indicator or a
+    // comment ends it.
+    if (c == '\n' || (depth_ > 0 && is_flow_indicator(c))) {
       run_from_.reset();
-    } else if (!run_from_) {
+    } else if (!run_from_ && !is_space(c)) {
       run_from_ = pos_;
       run_mark_ = mark_at(pos_);
     } else {
@@ -67,7 +69,10 @@ class flow_scanner {
       return;
     }
     const bool token_start = at_token_start();
-    if (c == '#' && token_start) return skip_comment();
+    if (c == '#' && token_start) {
+      run_from_.reset();
+      return skip_long_comment();
+    }
     if ((c == '"' || c == '\'') && token_start) {
       value_position_ = false;
       return skip_quoted(c);
@@ -78,6 +83,7 @@ class flow_scanner {
     if ((c == ']' || c == '}') && depth_ > 0) return close();
     if (c == ':' && (is_space(peek(1)) || (depth_ > 0 && is_flow_indicator(peek(1))))) {
       value_position_ = true;
+      run_from_.reset();
       ++pos_;
       return;
     }
@@ -86,6 +92,7 @@ class flow_scanner {
   }
 
   void open() {
+    run_from_.reset();
     ++depth_;
     if (depth_ > config_limits::nesting_depth) {
       fail(source_, mark_at(pos_), "YAML", fmt::format("nested too deep (limit {})", config_limits::nesting_depth));
@@ -102,6 +109,7 @@ class flow_scanner {
   }
 
   void close() {
+    run_from_.reset();
     if (lookahead_from_ && depth_ == lookahead_depth_) lookahead_from_.reset();
     --depth_;
     value_position_ = false;
@@ -125,6 +133,16 @@ class flow_scanner {
       fail(source_, run_mark_, "YAML",
            fmt::format("a scalar longer than {} bytes; the limit is {}", config_limits::lookahead_bytes,
                        config_limits::string_bytes));
+    }
+  }
+
+  // yaml-cpp skips a comment at a few MB/s as well.
+  void skip_long_comment() {
+    const auto from = pos_;
+    const auto mark = mark_at(pos_);
+    skip_comment();
+    if (pos_ - from > config_limits::lookahead_bytes) {
+      fail(source_, mark, "YAML", fmt::format("a comment longer than {} bytes", config_limits::lookahead_bytes));
     }
   }
 

@@ -150,6 +150,9 @@ TEST_CASE("a scalar longer than the limit is refused with its key path", "[confi
   CHECK(error_of("mode: \"a " + huge + "\"\n") == "t.yaml:1:7: " + early);
   CHECK(error_of("mode: |\n" + repeat("  aaaa aaaa\n", 100'000)) == "t.yaml:1:7: " + early);
   CHECK(error_of("mode: &" + huge + " echo\n") == "t.yaml:1:7: " + early);
+  CHECK(error_of("mode: " + repeat("aaaa ", 300'000) + "\n") == "t.yaml:1:7: " + early);
+  CHECK(error_of("x: [" + repeat("aaaa ", 300'000) + "]\n") == "t.yaml:1:5: " + early);
+  CHECK(error_of("mode: echo # " + huge + "\n") == "t.yaml:1:12: YAML: a comment longer than 1048576 bytes");
   // At the limit, the reader has its say.
   CHECK(error_of("mode: " + std::string(limits::string_bytes, 'a') + "\n") ==
         "t.yaml:1:7: mode: expected direct, echo or reject, got \"" + std::string(limits::string_bytes, 'a') + "\"");
