@@ -51,7 +51,8 @@ std::string read_bounded_file(const std::filesystem::path& path, std::size_t max
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) fail_errno(path, "cannot read");
     if (n == 0) break;
-    if (text.size() + static_cast<std::size_t>(n) > max_bytes) fail_size(path, fmt::format("more than {}", max_bytes), max_bytes);
+    if (text.size() + static_cast<std::size_t>(n) > max_bytes)
+      fail_size(path, fmt::format("more than {}", max_bytes), max_bytes);
     text.append(buffer, static_cast<std::size_t>(n));
   }
   return text;

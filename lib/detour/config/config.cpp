@@ -14,7 +14,6 @@
 #include <fmt/format.h>
 #include <spdlog/common.h>
 
-
 namespace detour {
 
 using namespace config_detail;

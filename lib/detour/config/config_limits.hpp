@@ -26,11 +26,11 @@ inline constexpr std::size_t list_entries = 65'536;        // ports, uids, gids,
 inline constexpr std::size_t routes = 10'000;
 inline constexpr std::size_t upstreams = 1'000;
 
-inline constexpr std::size_t name_bytes = 64;        // route and upstream names, nft table name
-inline constexpr std::size_t interface_bytes = 15;   // IFNAMSIZ less its terminating zero
+inline constexpr std::size_t name_bytes = 64;                // route and upstream names, nft table name
+inline constexpr std::size_t interface_bytes = 15;           // IFNAMSIZ less its terminating zero
 inline constexpr std::size_t socks5_credential_bytes = 255;  // RFC 1929: one length byte
-inline constexpr std::size_t path_bytes = 4095;      // PATH_MAX less its terminating zero
-inline constexpr std::size_t string_bytes = 4096;    // any other scalar, keys included
+inline constexpr std::size_t path_bytes = 4095;              // PATH_MAX less its terminating zero
+inline constexpr std::size_t string_bytes = 4096;            // any other scalar, keys included
 // A password file holds a password and perhaps a line ending.
 inline constexpr std::size_t password_file_bytes = string_bytes + 2;
 

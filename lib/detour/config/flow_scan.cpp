@@ -191,8 +191,7 @@ class flow_scanner {
       std::size_t next = pos_ + 1;
       std::size_t spaces = 0;
       while (next + spaces < text_.size() && text_[next + spaces] == ' ') ++spaces;
-      const bool blank = next + spaces >= text_.size() || text_[next + spaces] == '\n' ||
-                         text_[next + spaces] == '\r';
+      const bool blank = next + spaces >= text_.size() || text_[next + spaces] == '\n' || text_[next + spaces] == '\r';
       if (!blank && spaces <= indent) return;
       newline();
       pos_ = next;
@@ -207,7 +206,7 @@ class flow_scanner {
   std::size_t line_ = 0;
   std::size_t line_start_ = 0;
   std::size_t depth_ = 0;
-  bool value_position_ = false;  // just after a `key:` (an anchor or a tag may come between)
+  bool value_position_ = false;          // just after a `key:` (an anchor or a tag may come between)
   std::optional<std::size_t> run_from_;  // where the bytes since the last space or flow indicator start
   YAML::Mark run_mark_;
   std::optional<std::size_t> lookahead_from_;
@@ -217,8 +216,6 @@ class flow_scanner {
 
 }  // namespace
 
-void check_flow_collections(std::string_view text, std::string_view source) {
-  flow_scanner(text, source).run();
-}
+void check_flow_collections(std::string_view text, std::string_view source) { flow_scanner(text, source).run(); }
 
 }  // namespace detour::config_detail

@@ -12,8 +12,9 @@ namespace detour::config_detail {
 // collection nested deeper than config_limits::nesting_depth, or "... YAML: [...] or {...} longer
 // than N bytes ..." at one that yaml-cpp would read ahead and that is longer than
 // config_limits::lookahead_bytes, or "... YAML: a scalar longer than N bytes; the limit is M" at a
-// run of text with no space or flow indicator (or a quoted or block scalar) longer than that. Quoted scalars, comments and block scalars are skipped; the scan
-// is an upper bound, so a text it passes may still be refused by yaml-cpp itself.
+// run of text with no space or flow indicator (or a quoted or block scalar) longer than that. Quoted scalars, comments
+// and block scalars are skipped; the scan is an upper bound, so a text it passes may still be refused by yaml-cpp
+// itself.
 void check_flow_collections(std::string_view text, std::string_view source);
 
 }  // namespace detour::config_detail

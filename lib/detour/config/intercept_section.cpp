@@ -60,7 +60,8 @@ void read_inbound(std::string_view source, const YAML::Node& node, inbound_captu
 
 // nft table names share the lexer with keywords; stick to a conservative identifier syntax.
 bool valid_table_name(const std::string& name) {
-  if (name.empty() || name.size() > config_limits::name_bytes || !std::isalpha(static_cast<unsigned char>(name[0]))) return false;
+  if (name.empty() || name.size() > config_limits::name_bytes || !std::isalpha(static_cast<unsigned char>(name[0])))
+    return false;
   return std::all_of(name.begin(), name.end(),
                      [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; });
 }

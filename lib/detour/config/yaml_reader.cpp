@@ -126,13 +126,16 @@ std::chrono::milliseconds read_duration(std::string_view source, const YAML::Nod
 }
 
 std::vector<net::cidr> read_cidrs(std::string_view source, const YAML::Node& node, std::string_view key) {
-  return read_list<net::cidr>(source, node, key, [&](const YAML::Node& item, const std::string& path) {
-    const auto& text = scalar(source, item, path, "an address prefix such as 10.0.0.0/8 or fd00::/8");
-    std::string why;
-    auto c = net::parse_cidr(text, &why);
-    if (!c) fail(source, item.Mark(), path, why);
-    return *c;
-  }, config_limits::address_entries);
+  return read_list<net::cidr>(
+      source, node, key,
+      [&](const YAML::Node& item, const std::string& path) {
+        const auto& text = scalar(source, item, path, "an address prefix such as 10.0.0.0/8 or fd00::/8");
+        std::string why;
+        auto c = net::parse_cidr(text, &why);
+        if (!c) fail(source, item.Mark(), path, why);
+        return *c;
+      },
+      config_limits::address_entries);
 }
 
 std::vector<net::port_range> read_port_ranges(std::string_view source, const YAML::Node& node, std::string_view key) {

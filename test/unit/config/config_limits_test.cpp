@@ -1,8 +1,8 @@
 // Hostile and oversized configs are refused with a message naming the limit, before they cost
 // unbounded stack, memory or time; configs at the limits still load.
+#include "detour/config/config_limits.hpp"
 #include "detour/config/bounded_file.hpp"
 #include "detour/config/config.hpp"
-#include "detour/config/config_limits.hpp"
 
 #include "config_error_of.hpp"
 #include "support/temp_dir.hpp"
@@ -111,21 +111,31 @@ TEST_CASE("a document of more nodes than the limit is refused, an alias counting
 }
 
 TEST_CASE("a flow collection yaml-cpp would read ahead is bounded in bytes", "[config]") {
-  const std::string over = "YAML: [...] or {...} longer than 1048576 bytes (the limit) where a mapping key could be; "
-                           "only one that follows `key:` is read as it goes, so write `key: [...]` or a block list";
-  SECTION("one inside another") { CHECK(error_of("x: [" + flow_list(100'000, "1000000000").substr(3) + "]") == "t.yaml:1:5: " + over); }
-  SECTION("one as a block list element") { CHECK(error_of("- " + flow_list(100'000, "1000000000").substr(3)) == "t.yaml:1:3: " + over); }
-  SECTION("the document itself") { CHECK(error_of(flow_list(100'000, "1000000000").substr(3)) == "t.yaml:1:1: " + over); }
+  const std::string over =
+      "YAML: [...] or {...} longer than 1048576 bytes (the limit) where a mapping key could be; "
+      "only one that follows `key:` is read as it goes, so write `key: [...]` or a block list";
+  SECTION("one inside another") {
+    CHECK(error_of("x: [" + flow_list(100'000, "1000000000").substr(3) + "]") == "t.yaml:1:5: " + over);
+  }
+  SECTION("one as a block list element") {
+    CHECK(error_of("- " + flow_list(100'000, "1000000000").substr(3)) == "t.yaml:1:3: " + over);
+  }
+  SECTION("the document itself") {
+    CHECK(error_of(flow_list(100'000, "1000000000").substr(3)) == "t.yaml:1:1: " + over);
+  }
   SECTION("one on the line after its key") {
     CHECK(error_of("x:\n  " + flow_list(100'000, "1000000000").substr(3)) == "t.yaml:2:3: " + over);
   }
   SECTION("quoted scalars and comments do not open or close collections") {
-    CHECK(error_of("- [\"]\", '[', ']''', # ]\n  " + flow_list(100'000, "1000000000").substr(3) + "]") == "t.yaml:1:3: " + over);
+    CHECK(error_of("- [\"]\", '[', ']''', # ]\n  " + flow_list(100'000, "1000000000").substr(3) + "]") ==
+          "t.yaml:1:3: " + over);
   }
   SECTION("one after key: is read as it goes, however long, up to the node limit") {
     CHECK_THAT(error_of(flow_list(100'000, "1000000000")), Catch::StartsWith("t.yaml:1:1: x: unknown key"));
-    CHECK_THAT(error_of("x: {a: " + flow_list(100'000, "1000000000").substr(3) + "}"), Catch::StartsWith("t.yaml:1:1: x: unknown key"));
-    CHECK_THAT(error_of("x: &list " + flow_list(100'000, "1000000000").substr(3)), Catch::StartsWith("t.yaml:1:1: x: unknown key"));
+    CHECK_THAT(error_of("x: {a: " + flow_list(100'000, "1000000000").substr(3) + "}"),
+               Catch::StartsWith("t.yaml:1:1: x: unknown key"));
+    CHECK_THAT(error_of("x: &list " + flow_list(100'000, "1000000000").substr(3)),
+               Catch::StartsWith("t.yaml:1:1: x: unknown key"));
   }
   SECTION("brackets in block scalars and plain scalars are text") {
     CHECK(error_of("mode: |\n  " + repeat("[", 100) + "\nport: a[b\n") ==
@@ -141,7 +151,8 @@ TEST_CASE("a scalar longer than the limit is refused with its key path", "[confi
   // yaml-cpp refuses an implicit key over 1024 bytes itself; an explicit one (? KEY) has no bound.
   CHECK(error_of("intercept:\n  ? " + long_value + "\n  : 1\n") ==
         "t.yaml:2:5: intercept: a key of 4097 bytes, over the limit of 4096");
-  CHECK(error_of("? " + long_value + "\n: 1\n") == "t.yaml:1:3: (top level): a key of 4097 bytes, over the limit of 4096");
+  CHECK(error_of("? " + long_value + "\n: 1\n") ==
+        "t.yaml:1:3: (top level): a key of 4097 bytes, over the limit of 4096");
   // One far over the limit is refused before yaml-cpp spends seconds scanning it, plain, quoted or
   // as a block scalar.
   const std::string huge(limits::lookahead_bytes + 1, 'a');
@@ -162,15 +173,17 @@ TEST_CASE("each kind of string is bounded by its own limit", "[config]") {
   SECTION("names") {
     CHECK(error_of("routes:\n  - name: " + std::string(65, 'r') + "\n    ports: [1]\n    action: direct\n") ==
           "t.yaml:2:11: routes[0].name: must be 1 to 64 characters");
-    CHECK(parse_config("routes:\n  - name: " + std::string(64, 'r') + "\n    ports: [1]\n    action: direct\n", "t.yaml")
-              .routes.at(0)
-              .name.size() == 64);
+    CHECK(
+        parse_config("routes:\n  - name: " + std::string(64, 'r') + "\n    ports: [1]\n    action: direct\n", "t.yaml")
+            .routes.at(0)
+            .name.size() == 64);
     CHECK(error_of("upstreams:\n  " + std::string(65, 'u') + ":\n    kind: http\n    address: 10.0.0.1:1\n") ==
           "t.yaml:2:3: upstreams: \"" + std::string(65, 'u') +
               "\" is not a valid upstream name (letters, digits, _, - or ., at most 64)");
-    CHECK(parse_config("upstreams:\n  " + std::string(64, 'u') + ":\n    kind: http\n    address: 10.0.0.1:1\n", "t.yaml")
-              .upstreams.at(0)
-              .name.size() == 64);
+    CHECK(
+        parse_config("upstreams:\n  " + std::string(64, 'u') + ":\n    kind: http\n    address: 10.0.0.1:1\n", "t.yaml")
+            .upstreams.at(0)
+            .name.size() == 64);
     CHECK_THAT(error_of("intercept:\n  table: " + std::string(65, 't') + "\n"),
                Catch::StartsWith("t.yaml:2:10: intercept.table: \"tttt"));
     CHECK(parse_config("intercept:\n  table: " + std::string(64, 't') + "\n", "t.yaml").intercept.table.size() == 64);
@@ -216,8 +229,9 @@ TEST_CASE("each kind of string is bounded by its own limit", "[config]") {
           "t.yaml:6:19: upstreams.corp.password_env: environment variable DETOUR_TEST_LONG_PASSWORD is 4097 bytes, "
           "over the limit of 4096");
     ::setenv("DETOUR_TEST_LONG_PASSWORD", std::string(limits::string_bytes, 'p').c_str(), 1);
-    CHECK(parse_config(corp_http + "    password_env: DETOUR_TEST_LONG_PASSWORD\n", "t.yaml").upstreams.at(0).password.size() ==
-          limits::string_bytes);
+    CHECK(parse_config(corp_http + "    password_env: DETOUR_TEST_LONG_PASSWORD\n", "t.yaml")
+              .upstreams.at(0)
+              .password.size() == limits::string_bytes);
     ::unsetenv("DETOUR_TEST_LONG_PASSWORD");
   }
 }
