@@ -1,5 +1,6 @@
 #include "detour/config/access_log_section.hpp"
 
+#include "detour/config/config_limits.hpp"
 #include "detour/config/yaml_reader.hpp"
 
 #include <fmt/format.h>
@@ -16,6 +17,7 @@ access_log_config read_target(std::string_view source, const YAML::Node& node, s
   if (!text.starts_with('/')) {
     fail(source, node.Mark(), key, fmt::format("expected stdout, off or an absolute file path, got \"{}\"", text));
   }
+  check_length(source, node.Mark(), key, text, config_limits::path_bytes);
   return {access_log_config::target::file, text};
 }
 

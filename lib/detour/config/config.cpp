@@ -2,6 +2,9 @@
 
 #include "detour/config/access_log_section.hpp"
 #include "detour/config/admin_section.hpp"
+#include "detour/config/bounded_file.hpp"
+#include "detour/config/bounded_yaml.hpp"
+#include "detour/config/config_limits.hpp"
 #include "detour/config/intercept_section.hpp"
 #include "detour/config/routes_section.hpp"
 #include "detour/config/run_as.hpp"
@@ -10,11 +13,6 @@
 
 #include <fmt/format.h>
 #include <spdlog/common.h>
-
-#include <cerrno>
-#include <fstream>
-#include <sstream>
-#include <system_error>
 
 namespace detour {
 
@@ -118,12 +116,7 @@ std::optional<run_as_config> read_run_as(std::string_view source, const std::opt
 }  // namespace
 
 config parse_config(std::string_view yaml_text, std::string_view source_name) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml_text));
-  } catch (const YAML::Exception& e) {
-    fail(source_name, e.mark, "YAML", e.msg);
-  }
+  const YAML::Node root = load_bounded_yaml(yaml_text, source_name);
   config out;
   mapping top(source_name, root, "");
   if (auto v = top.take("mode")) {
@@ -175,13 +168,7 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
 }
 
 config load_config_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in)
-    throw config_error(
-        fmt::format("{}: cannot open: {}", path.string(), std::error_code(errno, std::generic_category()).message()));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), path.string());
+  return parse_config(read_bounded_file(path, config_limits::file_bytes), path.string());
 }
 
 config default_config() { return parse_config(embedded_default_config(), "(embedded default config)"); }

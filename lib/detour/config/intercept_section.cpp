@@ -1,5 +1,6 @@
 #include "detour/config/intercept_section.hpp"
 
+#include "detour/config/config_limits.hpp"
 #include "detour/config/yaml_reader.hpp"
 
 #include <fmt/format.h>
@@ -18,7 +19,7 @@ std::vector<std::string> read_interfaces(std::string_view source, const YAML::No
     bool bad_char = std::any_of(name.begin(), name.end(), [](char c) {
       return c == '/' || c == ':' || c == '*' || c == '"' || std::isspace(static_cast<unsigned char>(c));
     });
-    if (name.empty() || name.size() > 15 || bad_char) {
+    if (name.empty() || name.size() > config_limits::interface_bytes || bad_char) {
       fail(source, item.Mark(), path,
            fmt::format("\"{}\" is not an interface name (1 to 15 characters, no wildcards, spaces, / or :)", name));
     }
@@ -59,7 +60,8 @@ void read_inbound(std::string_view source, const YAML::Node& node, inbound_captu
 
 // nft table names share the lexer with keywords; stick to a conservative identifier syntax.
 bool valid_table_name(const std::string& name) {
-  if (name.empty() || name.size() > 64 || !std::isalpha(static_cast<unsigned char>(name[0]))) return false;
+  if (name.empty() || name.size() > config_limits::name_bytes || !std::isalpha(static_cast<unsigned char>(name[0])))
+    return false;
   return std::all_of(name.begin(), name.end(),
                      [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; });
 }

@@ -1,5 +1,6 @@
 #include "detour/config/routes_section.hpp"
 
+#include "detour/config/config_limits.hpp"
 #include "detour/config/yaml_reader.hpp"
 
 #include <fmt/format.h>
@@ -46,7 +47,9 @@ route_action read_action(std::string_view source, const YAML::Node& node, const 
 // Names are label values and the key of ?route= filters: short, printable, one line.
 void check_route_name(std::string_view source, const YAML::Node& node, const std::string& key,
                       const std::string& name) {
-  if (name.empty() || name.size() > 64) fail(source, node.Mark(), key, "must be 1 to 64 characters");
+  if (name.empty() || name.size() > config_limits::name_bytes) {
+    fail(source, node.Mark(), key, fmt::format("must be 1 to {} characters", config_limits::name_bytes));
+  }
   for (char ch : name) {
     const auto c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
@@ -81,6 +84,8 @@ void read_routes(std::string_view source, const YAML::Node& node, const std::vec
   default_route.reset();
   if (node.IsNull()) return;
   if (!node.IsSequence()) fail(source, node.Mark(), "routes", "expected a list of rules ending with default: ACTION");
+  // The router tries rules in order for every new connection.
+  check_entries(source, node, "routes", config_limits::routes);
   std::size_t index = 0;
   std::vector<YAML::Mark> marks;  // where each rule starts, for a duplicate name
   for (const auto& item : node) {

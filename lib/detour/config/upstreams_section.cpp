@@ -1,16 +1,14 @@
 #include "detour/config/upstreams_section.hpp"
 
+#include "detour/config/bounded_file.hpp"
+#include "detour/config/config_limits.hpp"
 #include "detour/config/yaml_reader.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
-#include <system_error>
 
 namespace detour::config_detail {
 
@@ -50,7 +48,7 @@ std::optional<boost::asio::ip::tcp::endpoint> parse_server_address(std::string_v
 namespace {
 
 bool valid_upstream_name(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
+  if (name.empty() || name.size() > config_limits::name_bytes) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
   });
@@ -62,14 +60,13 @@ std::string read_password_file(std::string_view source, const YAML::Node& node, 
     // detourd usually runs from / under systemd; a relative path would silently mean something else.
     fail(source, node.Mark(), key, fmt::format("\"{}\" is not an absolute path", path));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    fail(source, node.Mark(), key,
-         fmt::format("cannot read {}: {}", path, std::error_code(errno, std::generic_category()).message()));
+  check_length(source, node.Mark(), key, path, config_limits::path_bytes);
+  std::string password;
+  try {
+    password = read_bounded_file(path, config_limits::password_file_bytes);
+  } catch (const config_error& e) {
+    fail(source, node.Mark(), key, e.what());
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto password = text.str();
   // Editors and `echo secret > file` add a final newline that is not part of the password.
   if (!password.empty() && password.back() == '\n') password.pop_back();
   if (!password.empty() && password.back() == '\r') password.pop_back();
@@ -83,7 +80,13 @@ std::string read_password_env(std::string_view source, const YAML::Node& node, c
   const char* value = std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe)
   if (value == nullptr) fail(source, node.Mark(), key, fmt::format("environment variable {} is not set", name));
   if (*value == '\0') fail(source, node.Mark(), key, fmt::format("environment variable {} is empty", name));
-  return value;
+  const std::string_view text(value);
+  if (text.size() > config_limits::string_bytes) {
+    fail(source, node.Mark(), key,
+         fmt::format("environment variable {} is {} bytes, over the limit of {}", name, text.size(),
+                     config_limits::string_bytes));
+  }
+  return std::string(text);
 }
 
 upstream_config read_upstream(std::string_view source, const YAML::Node& node, const std::string& name,
@@ -118,7 +121,8 @@ upstream_config read_upstream(std::string_view source, const YAML::Node& node, c
   if (address && servers) fail(source, servers->Mark(), m.key_path("servers"), "set address or servers, not both");
   if (address) out.servers.push_back(read_server(*address, m.key_path("address")));
   if (servers) {
-    out.servers = read_list<boost::asio::ip::tcp::endpoint>(source, *servers, m.key_path("servers"), read_server);
+    out.servers = read_list<boost::asio::ip::tcp::endpoint>(source, *servers, m.key_path("servers"), read_server,
+                                                            config_limits::list_entries);
   }
   if (out.servers.empty()) fail(source, node.Mark(), prefix, "needs address or servers (at least one)");
 
@@ -148,13 +152,14 @@ upstream_config read_upstream(std::string_view source, const YAML::Node& node, c
   if (username && out.username.empty()) fail(source, username->Mark(), m.key_path("username"), "is empty");
   if (out.kind == upstream_kind::socks5) {
     // RFC 1929 carries each as one length byte and the bytes.
-    if (out.username.size() > 255) {
+    constexpr auto most = config_limits::socks5_credential_bytes;
+    if (out.username.size() > most) {
       fail(source, username->Mark(), m.key_path("username"),
-           fmt::format("is {} bytes long; SOCKS5 allows at most 255", out.username.size()));
+           fmt::format("is {} bytes long; SOCKS5 allows at most {}", out.username.size(), most));
     }
-    if (out.password.size() > 255) {
+    if (out.password.size() > most) {
       fail(source, password_node->Mark(), password_key,
-           fmt::format("is {} bytes long; SOCKS5 allows at most 255", out.password.size()));
+           fmt::format("is {} bytes long; SOCKS5 allows at most {}", out.password.size(), most));
     }
   } else if (out.username.find(':') != std::string::npos) {
     // Basic auth joins them as user:password; a colon in the user name cannot be told apart.
@@ -178,12 +183,15 @@ void read_upstreams(std::string_view source, const YAML::Node& node, std::chrono
   out.clear();
   if (node.IsNull()) return;
   if (!node.IsMap()) fail(source, node.Mark(), "upstreams", "expected a mapping of names to upstreams");
+  // Each is a metrics label set and a name every route lookup compares against.
+  check_entries(source, node, "upstreams", config_limits::upstreams);
   for (auto it = node.begin(); it != node.end(); ++it) {
     if (!it->first.IsScalar()) fail(source, it->first.Mark(), "upstreams", "expected a name");
     const auto& name = it->first.Scalar();
     if (!valid_upstream_name(name)) {
       fail(source, it->first.Mark(), "upstreams",
-           fmt::format("\"{}\" is not a valid upstream name (letters, digits, _, - or ., at most 64)", name));
+           fmt::format("\"{}\" is not a valid upstream name (letters, digits, _, - or ., at most {})", name,
+                       config_limits::name_bytes));
     }
     if (std::any_of(out.begin(), out.end(), [&](const upstream_config& u) { return u.name == name; })) {
       fail(source, it->first.Mark(), "upstreams." + name, "appears twice");

@@ -47,6 +47,19 @@ void mapping::finish() const {
   }
 }
 
+void check_length(std::string_view source, const YAML::Mark& mark, std::string_view key, std::string_view value,
+                  std::size_t max_bytes) {
+  if (value.size() > max_bytes) {
+    fail(source, mark, key, fmt::format("{} bytes, over the limit of {}", value.size(), max_bytes));
+  }
+}
+
+void check_entries(std::string_view source, const YAML::Node& node, std::string_view key, std::size_t max_entries) {
+  if (node.size() > max_entries) {
+    fail(source, node.Mark(), key, fmt::format("{} entries, over the limit of {}", node.size(), max_entries));
+  }
+}
+
 namespace {
 
 const std::string& scalar(std::string_view source, const YAML::Node& node, std::string_view key,
@@ -113,13 +126,16 @@ std::chrono::milliseconds read_duration(std::string_view source, const YAML::Nod
 }
 
 std::vector<net::cidr> read_cidrs(std::string_view source, const YAML::Node& node, std::string_view key) {
-  return read_list<net::cidr>(source, node, key, [&](const YAML::Node& item, const std::string& path) {
-    const auto& text = scalar(source, item, path, "an address prefix such as 10.0.0.0/8 or fd00::/8");
-    std::string why;
-    auto c = net::parse_cidr(text, &why);
-    if (!c) fail(source, item.Mark(), path, why);
-    return *c;
-  });
+  return read_list<net::cidr>(
+      source, node, key,
+      [&](const YAML::Node& item, const std::string& path) {
+        const auto& text = scalar(source, item, path, "an address prefix such as 10.0.0.0/8 or fd00::/8");
+        std::string why;
+        auto c = net::parse_cidr(text, &why);
+        if (!c) fail(source, item.Mark(), path, why);
+        return *c;
+      },
+      config_limits::address_entries);
 }
 
 std::vector<net::port_range> read_port_ranges(std::string_view source, const YAML::Node& node, std::string_view key) {

@@ -2,6 +2,7 @@
 // Strict, typed reading of YAML nodes with errors that point at FILE:LINE:COLUMN and name the key.
 // Shared by every config section so each reports problems the same way.
 #include "detour/config/config.hpp"
+#include "detour/config/config_limits.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -41,6 +42,12 @@ class mapping {
   std::vector<std::string> known_;
 };
 
+// Refuse a string longer than `max_bytes`, or a collection of more than `max_entries`, with a
+// message naming the limit ("routes: 10001 entries, over the limit of 10000").
+void check_length(std::string_view source, const YAML::Mark& mark, std::string_view key, std::string_view value,
+                  std::size_t max_bytes);
+void check_entries(std::string_view source, const YAML::Node& node, std::string_view key, std::size_t max_entries);
+
 // The scalar converters: `key` is the full dotted key path used in errors.
 std::string read_string(std::string_view source, const YAML::Node& node, std::string_view key);
 bool read_bool(std::string_view source, const YAML::Node& node, std::string_view key);
@@ -52,9 +59,11 @@ std::chrono::milliseconds read_duration(std::string_view source, const YAML::Nod
 // path ("intercept.outbound.ports[2]").
 template <typename T>
 std::vector<T> read_list(std::string_view source, const YAML::Node& node, std::string_view key,
-                         const std::function<T(const YAML::Node&, const std::string&)>& item) {
+                         const std::function<T(const YAML::Node&, const std::string&)>& item,
+                         std::size_t max_entries = config_limits::list_entries) {
   if (node.IsNull()) return {};
   if (!node.IsSequence()) fail(source, node.Mark(), key, "expected a list, e.g. [a, b]");
+  check_entries(source, node, key, max_entries);
   std::vector<T> out;
   std::size_t index = 0;
   for (const auto& element : node) {

@@ -29,6 +29,20 @@ TEST_CASE("detourd check refuses a bad config and says where and why", "[cli]") 
     CHECK(run.exit_code == 1);
     CHECK(run.err == "detourd: " + file.string() + ":3:3: log.levle: unknown key (known: level)\n");
   }
+  SECTION("a document nested thousands deep") {
+    auto file = dir.write("deep.yaml", "x: " + std::string(100'000, '[') + std::string(100'000, ']') + "\n");
+    auto run = run_detourd({"check", "-c", file.string()});
+    CHECK(run.exit_code == 1);
+    CHECK(run.err == "detourd: " + file.string() + ":1:68: YAML: nested too deep (limit 64)\n");
+  }
+  SECTION("too many routes") {
+    std::string routes = "routes:\n";
+    for (int i = 0; i < 10'001; ++i) routes += "  - {ports: [1], action: direct}\n";
+    auto file = dir.write("routes.yaml", routes);
+    auto run = run_detourd({"check", "-c", file.string()});
+    CHECK(run.exit_code == 1);
+    CHECK(run.err == "detourd: " + file.string() + ":2:3: routes: 10001 entries, over the limit of 10000\n");
+  }
   SECTION("a missing file") {
     auto file = dir.path() / "missing.yaml";
     auto run = run_detourd({"check", "-c", file.string()});

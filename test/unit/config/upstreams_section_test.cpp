@@ -124,7 +124,7 @@ TEST_CASE("a bad upstream is refused with its place, key and value, never the pa
         "t.yaml:6:20: upstreams.corp.password_file: \"secret.txt\" is not an absolute path");
   CHECK(error_of("upstreams:\n  corp:\n    kind: http\n    address: 10.0.0.1:1\n    username: a\n"
                  "    password_file: /nonexistent/detour-pw\n") ==
-        "t.yaml:6:20: upstreams.corp.password_file: cannot read /nonexistent/detour-pw: No such file or directory");
+        "t.yaml:6:20: upstreams.corp.password_file: /nonexistent/detour-pw: cannot open: No such file or directory");
   CHECK(error_of("upstreams:\n  corp:\n    kind: http\n    address: 10.0.0.1:1\n    connect_timeout: 0s\n") ==
         "t.yaml:5:22: upstreams.corp.connect_timeout: must be longer than 0ms");
   CHECK(error_of("upstreams:\n  corp:\n    kind: http\n    address: 10.0.0.1:1\n    proxy: x\n") ==
