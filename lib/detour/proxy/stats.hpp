@@ -16,11 +16,11 @@ using metrics::counter;
   X(relayed)             /* reached their destination (directly or upstream) and relayed */  \
   X(not_redirected)      /* made to our port directly, or without an original destination */ \
   X(loops)               /* original destination was one of our own listeners */             \
-  X(limited)             /* reset at accept: over max_connections or the per-source limit */ \
   X(upstream_failures)   /* the connect or the proxy handshake failed; client reset */       \
   X(rejected)            /* reset by a reject route */                                       \
   X(echoed)              /* answered with the echo line or JSON */                           \
   X(early_data_failures) /* the client was gone before the proxy's early bytes reached it */ \
+  X(limited)             /* reset at accept: over max_connections or the per-source limit */ \
   X(self_tests)          /* detourd's own capture self-test, answered, not in `accepted` */  \
   X(bytes_up)            /* relayed client -> upstream */                                    \
   X(bytes_down)          /* relayed upstream -> client */
