@@ -52,9 +52,10 @@ std::string describe(const admission_limits& l) {
 
 source_key source_key_of(const boost::asio::ip::address& a, unsigned ipv6_prefix) {
   source_key k;
-  const auto plain = a.is_v6() && a.to_v6().is_v4_mapped()
-                         ? boost::asio::ip::address(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()))
-                         : a;
+  const auto plain =
+      a.is_v6() && a.to_v6().is_v4_mapped()
+          ? boost::asio::ip::address(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()))
+          : a;
   if (plain.is_v4()) {
     const auto bytes = plain.to_v4().to_bytes();
     std::copy(bytes.begin(), bytes.end(), k.bytes.begin());

@@ -85,8 +85,7 @@ class admission {
 
   // A held ticket, or an empty one with `refusal` set to why ("limit: max_connections 5",
   // "limit: max_connections_per_source 2 (10.77.0.3)").
-  admission_ticket admit(const admission_limits& limits, const boost::asio::ip::address& source,
-                         std::string& refusal);
+  admission_ticket admit(const admission_limits& limits, const boost::asio::ip::address& source, std::string& refusal);
 
   // Any thread: connections holding a ticket now.
   std::uint64_t open() const { return open_.load(std::memory_order_relaxed); }

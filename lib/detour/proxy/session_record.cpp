@@ -121,9 +121,10 @@ void finish(const session_record& r, outcome how, worker& owner) {
     std::uint64_t suppressed = 0;
     if (spdlog::should_log(spdlog::level::warn) &&
         owner.admission().warning_due(session_record::clock::now(), suppressed)) {
-      spdlog::warn("session: [{} -> {}] reset: {}{}", net::to_string(r.source),
-                   r.original ? net::to_string(*r.original) : r.original_error.message(), r.reason,
-                   suppressed == 0 ? std::string() : fmt::format(" ({} more refused since the last warning)", suppressed));
+      spdlog::warn(
+          "session: [{} -> {}] reset: {}{}", net::to_string(r.source),
+          r.original ? net::to_string(*r.original) : r.original_error.message(), r.reason,
+          suppressed == 0 ? std::string() : fmt::format(" ({} more refused since the last warning)", suppressed));
     }
     return;
   }

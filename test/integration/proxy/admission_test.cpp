@@ -181,9 +181,9 @@ TEST_CASE("a reload that raises max_connections admits more from then on and say
 
   std::ofstream(p.detourd.config_file(), std::ios::trunc) << p.config("  max_connections: 2\n");
   p.detourd.send_signal(SIGHUP);
-  REQUIRE(p.detourd.wait_for_log(
-      "limits now max_connections 2, max_connections_per_source off (were max_connections 1, "
-      "max_connections_per_source off)"));
+  REQUIRE(
+      p.detourd.wait_for_log("limits now max_connections 2, max_connections_per_source off (were max_connections 1, "
+                             "max_connections_per_source off)"));
   // The workers take the new snapshot at their next turn: bounded retries, not a sleep.
   CHECK(admitted_soon(any4, to, held));
   CHECK(reset_at_once(any4, to));

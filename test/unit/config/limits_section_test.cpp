@@ -41,7 +41,8 @@ TEST_CASE("a bad limits section names file, line, column, key and reason", "[con
   const std::string count = " or a number of connections from 1 to 1000000000, got ";
   for (const auto& b : std::vector<bad>{
            {"limits:\n  max_connections: 0\n", "a.yaml:2:20: limits.max_connections: expected auto" + count + "\"0\""},
-           {"limits:\n  max_connections: -5\n", "a.yaml:2:20: limits.max_connections: expected auto" + count + "\"-5\""},
+           {"limits:\n  max_connections: -5\n",
+            "a.yaml:2:20: limits.max_connections: expected auto" + count + "\"-5\""},
            {"limits:\n  max_connections: off\n",
             "a.yaml:2:20: limits.max_connections: expected auto" + count + "\"off\""},
            {"limits:\n  max_connections: 1000000001\n",

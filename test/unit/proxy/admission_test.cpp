@@ -8,10 +8,10 @@
 #include <utility>
 #include <vector>
 
+using boost::asio::ip::make_address;
 using detour::proxy::admission;
 using detour::proxy::admission_limits;
 using detour::proxy::admission_ticket;
-using boost::asio::ip::make_address;
 
 namespace {
 
@@ -174,9 +174,9 @@ TEST_CASE("auto is resolved from the soft descriptor limit read at that moment",
   REQUIRE(resolved.auto_from_nofile);
   CHECK(*resolved.auto_from_nofile == now.rlim_cur);
   CHECK(resolved.max_connections == detour::proxy::auto_max_connections(now.rlim_cur, 2));
-  CHECK(detour::proxy::describe(resolved) ==
-        "max_connections " + std::to_string(resolved.max_connections) + " (auto: RLIMIT_NOFILE " +
-            std::to_string(now.rlim_cur) + ", 3 descriptors per connection), max_connections_per_source off");
+  CHECK(detour::proxy::describe(resolved) == "max_connections " + std::to_string(resolved.max_connections) +
+                                                 " (auto: RLIMIT_NOFILE " + std::to_string(now.rlim_cur) +
+                                                 ", 3 descriptors per connection), max_connections_per_source off");
   detour::limits_config fixed;
   fixed.max_connections = 5;
   fixed.max_connections_per_source = 2;
