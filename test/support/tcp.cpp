@@ -119,6 +119,13 @@ socket_fd connect_to(const endpoint& to, std::chrono::milliseconds timeout) {
   return s;
 }
 
+socket_fd connect_from(const endpoint& source, const endpoint& to, std::chrono::milliseconds timeout) {
+  auto s = new_socket(to.protocol().family());
+  if (::bind(s.get(), source.data(), static_cast<socklen_t>(source.size())) != 0) throw_errno("bind");
+  connect_socket(s, to, clock::now() + timeout);
+  return s;
+}
+
 endpoint local_endpoint_of(int fd) {
   endpoint e;
   socklen_t len = static_cast<socklen_t>(e.capacity());

@@ -64,6 +64,8 @@ struct received_digest {
 // (poll), so a proxy that hangs fails the test instead of hanging it. Unexpected errors throw
 // std::system_error.
 socket_fd connect_to(const endpoint& to, std::chrono::milliseconds timeout = default_timeout);
+// connect_to() from the local address `source` (port 0: any), for a client standing for another host.
+socket_fd connect_from(const endpoint& source, const endpoint& to, std::chrono::milliseconds timeout = default_timeout);
 endpoint local_endpoint_of(int fd);
 void send_all(int fd, std::string_view bytes, std::chrono::milliseconds timeout = default_timeout);
 void send_payload(int fd, const payload& p, std::chrono::milliseconds timeout = default_timeout);

@@ -6,6 +6,7 @@
 #include "detour/config/bounded_yaml.hpp"
 #include "detour/config/config_limits.hpp"
 #include "detour/config/intercept_section.hpp"
+#include "detour/config/limits_section.hpp"
 #include "detour/config/routes_section.hpp"
 #include "detour/config/run_as.hpp"
 #include "detour/config/upstreams_section.hpp"
@@ -151,6 +152,7 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
   if (auto v = top.take("upstreams")) read_upstreams(source_name, *v, out.connect_timeout, out.upstreams);
   if (auto v = top.take("routes")) read_routes(source_name, *v, out.upstreams, out.routes, out.default_route);
   if (auto v = top.take("admin")) read_admin(source_name, *v, out.admin);
+  if (auto v = top.take("limits")) read_limits(source_name, *v, out.limits);
   auto user = top.take("user");
   auto group = top.take("group");
   out.run_as = read_run_as(source_name, user, group);

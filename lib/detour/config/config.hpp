@@ -142,6 +142,18 @@ struct run_as_config {
   friend bool operator==(const run_as_config&, const run_as_config&) = default;
 };
 
+// Admission limits (section `limits`): a connection over one is reset at once, before routing.
+struct limits_config {
+  // Open connections in the whole process; nullopt: `auto`, derived from RLIMIT_NOFILE at start.
+  std::optional<std::uint64_t> max_connections;
+  // Open connections from one client address; nullopt: `off`.
+  std::optional<std::uint64_t> max_connections_per_source;
+  // IPv6 clients count as one source per prefix of this length, since one host commonly holds a
+  // whole /64 and can pick a new address for every connection.
+  unsigned ipv6_source_prefix = 64;
+  friend bool operator==(const limits_config&, const limits_config&) = default;
+};
+
 struct config {
   detour::mode mode = mode::direct;
   std::uint16_t port = 15001;
@@ -157,6 +169,7 @@ struct config {
   std::vector<route_rule> routes;
   std::optional<route_action> default_route;  // the `default:` entry of routes; absent: `mode`
   admin_config admin;
+  limits_config limits;
   std::optional<run_as_config> run_as;  // nullopt: keep the user detourd was started as
 
   // What a connection that matches no route gets.

@@ -174,6 +174,14 @@ std::string to_yaml(const config& c) {
   out << YAML::Key << "listen" << YAML::Value << (c.admin.listen ? net::to_string(*c.admin.listen) : "off");
   out << YAML::Key << "allow_remote" << YAML::Value << c.admin.allow_remote;
   out << YAML::EndMap;
+  const auto& l = c.limits;
+  out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "max_connections" << YAML::Value
+      << (l.max_connections ? std::to_string(*l.max_connections) : std::string("auto"));
+  out << YAML::Key << "max_connections_per_source" << YAML::Value
+      << (l.max_connections_per_source ? std::to_string(*l.max_connections_per_source) : std::string("off"));
+  out << YAML::Key << "ipv6_source_prefix" << YAML::Value << l.ipv6_source_prefix;
+  out << YAML::EndMap;
   // Left out when unset, as there is no value that means "the starting user".
   if (c.run_as) {
     out << YAML::Key << "user" << YAML::Value << c.run_as->user;

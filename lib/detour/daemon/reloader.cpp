@@ -163,6 +163,10 @@ admin::reload_result reloader::apply() {
   if (next->log_level != running->cfg.log_level) spdlog::set_level(spdlog::level::from_str(next->log_level));
   for (auto& w : workers_) w->adopt(snapshot);
   proxy_.set_snapshot(snapshot);
+  if (snapshot->limits != running->limits) {
+    spdlog::info("detourd: reload: limits now {} (were {}); open connections stay", proxy::describe(snapshot->limits),
+                 proxy::describe(running->limits));
+  }
   const auto routes = snapshot->router.route_names().size() - 1;
   ++generation_;
   return {true,

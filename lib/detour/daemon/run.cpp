@@ -216,11 +216,15 @@ int run(const run_options& options, const config& cfg) {
   const unsigned count = cfg.workers != 0 ? cfg.workers : std::max(1U, std::thread::hardware_concurrency());
   proxy::metric_registry names;
   auto snapshot = proxy::make_snapshot(cfg, names);
+  spdlog::info("detourd: {}", proxy::describe(snapshot->limits));
+  // Outlives the workers: every session's ticket goes back to it.
+  proxy::admission admission;
   std::vector<std::unique_ptr<proxy::worker>> workers;
   for (unsigned i = 0; i < count; ++i) {
     workers.push_back(std::make_unique<proxy::worker>(i, count, snapshot));
     for (const auto& endpoint : endpoints) workers.back()->listen(endpoint);
     if (access_log) workers.back()->log_access_to(*access_log);
+    workers.back()->admit_with(admission);
   }
   std::optional<pidfile> pid;
   if (!options.pidfile.empty()) pid.emplace(options.pidfile);

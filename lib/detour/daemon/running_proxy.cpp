@@ -3,6 +3,7 @@
 #include "detour/config/config_yaml.hpp"
 #include "detour/metrics/process_metrics.hpp"
 #include "detour/net/sockaddr.hpp"
+#include "detour/proxy/admission_metrics.hpp"
 #include "detour/proxy/proxy_metrics.hpp"
 #include "detour/rules/render_nft.hpp"
 #include "detour/rules/rule_counters.hpp"
@@ -68,6 +69,8 @@ std::string running_proxy::metrics_text() {
   metrics::families out;
   const auto workers = worker_view();
   proxy::add_proxy_families(out, workers, names_);
+  // Every worker admits against the same process-wide counts.
+  if (!workers_.empty()) proxy::add_admission_families(out, workers_.front()->admission(), snapshot()->limits);
   std::unique_lock lock(capture_mutex_);
   if (capture_ != nullptr) {
     auto& packets = metrics::add_family(out, "detour_rule_packets_total",

@@ -82,7 +82,9 @@ void append_access_log_entry(std::string& out, const session_record& r, outcome 
   entry["action"] = std::move(action);
   entry["upstream"] = std::move(upstream);
   entry["result"] = result_of(how);
-  entry["reason"] = how == outcome::connect_failed ? std::string_view(r.reason) : reason_label(r, how);
+  // The full text where the word alone would hide which limit or which failure it was.
+  entry["reason"] =
+      how == outcome::connect_failed || how == outcome::over_limit ? std::string_view(r.reason) : reason_label(r, how);
   entry["bytes_up"] = r.bytes_up;
   entry["bytes_down"] = r.bytes_down;
   const auto now = session_record::clock::now();

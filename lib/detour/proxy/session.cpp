@@ -154,6 +154,13 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
     co_return;
   }
   owner.stats().accepted.add();
+  // Before anything else costs a descriptor or a route: a connection over a limit is reset at once.
+  record.ticket = owner.admission().admit(record.snapshot->limits, record.source.address(), record.reason);
+  if (!record.ticket.held()) {
+    finish(record, outcome::over_limit, owner);
+    net::reset(client);
+    co_return;
+  }
 
   const bool redirected = record.original && *record.original != record.local;
   if (cfg.mode == mode::echo && !redirected) {

@@ -39,6 +39,9 @@ void count(const session_record& r, outcome how, stats& counters) {
     case outcome::loop:
       counters.loops.add();
       break;
+    case outcome::over_limit:
+      counters.limited.add();
+      break;
     case outcome::rejected:
       counters.rejected.add();
       break;
@@ -65,6 +68,7 @@ std::string_view result_of(outcome how) {
   switch (how) {
     case outcome::not_redirected:
     case outcome::loop:
+    case outcome::over_limit:
       return "refused";
     case outcome::rejected:
       return "rejected";
@@ -85,6 +89,8 @@ std::string_view reason_label(const session_record& r, outcome how) {
       return "not redirected";
     case outcome::loop:
       return "loop";
+    case outcome::over_limit:
+      return "limit";
     case outcome::rejected:
       return "rejected";
     case outcome::echoed:
@@ -110,6 +116,18 @@ void finish(const session_record& r, outcome how, worker& owner) {
   const auto lifetime = seconds(r.start, session_record::clock::now());
   measure(r, how, lifetime, owner.metrics());
   if (auto* log = owner.access_log()) log->add(r, how);
+  if (how == outcome::over_limit) {
+    // Refusals come in floods when a limit is reached: one line a second says enough.
+    std::uint64_t suppressed = 0;
+    if (spdlog::should_log(spdlog::level::warn) &&
+        owner.admission().warning_due(session_record::clock::now(), suppressed)) {
+      spdlog::warn(
+          "session: [{} -> {}] reset: {}{}", net::to_string(r.source),
+          r.original ? net::to_string(*r.original) : r.original_error.message(), r.reason,
+          suppressed == 0 ? std::string() : fmt::format(" ({} more refused since the last warning)", suppressed));
+    }
+    return;
+  }
   const auto level = how == outcome::loop ? spdlog::level::warn : spdlog::level::info;
   // The endpoints are formatted only for a line that is written: with logging at warn, a relayed
   // connection costs no string at all here.
@@ -128,6 +146,8 @@ void finish(const session_record& r, outcome how, worker& owner) {
           "detourd's own connections excluded from the redirect rules?)",
           source, destination);
       return;
+    case outcome::over_limit:
+      return;  // warned about above
     case outcome::rejected:
       spdlog::info("session: [{} -> {}] rejected ({})", source, destination, route());
       return;

@@ -1,4 +1,5 @@
 #pragma once
+#include "detour/proxy/admission.hpp"
 #include "detour/proxy/snapshot.hpp"
 #include "detour/proxy/stats.hpp"
 #include "detour/route/router.hpp"
@@ -19,6 +20,7 @@ namespace detour::proxy {
 enum class outcome : std::uint8_t {
   not_redirected,     // made to our port directly, or no original destination: reset, never forwarded
   loop,               // the original destination is our own listener: reset
+  over_limit,         // over max_connections or max_connections_per_source at accept: reset
   rejected,           // a reject route: reset
   echoed,             // answered with the echo line or JSON
   connect_failed,     // the connect or the upstream handshake failed (or shutdown cancelled it): reset
@@ -31,7 +33,7 @@ enum class closer : std::uint8_t { none, client, upstream, proxy };
 
 // Everything known about one connection, filled in along its walk (accept, original destination,
 // route, connect, relay) and read once, by finish(). One record per connection, whatever path it
-// takes.
+// takes; move-only, since it holds the connection's admission ticket.
 struct session_record {
   using clock = std::chrono::steady_clock;
 
@@ -54,6 +56,9 @@ struct session_record {
   // Why it ended: "eof", "client reset", "idle timeout", "shutdown", the connect failure...
   std::string reason;
   closer closed_by = closer::none;
+  // The connection's place in the admission counts, given back when the record goes, after
+  // finish(); empty for one refused by a limit.
+  admission_ticket ticket;
 };
 
 // The access log's and the metrics' `result`: relayed, refused, rejected, echoed, connect_failed.
@@ -63,7 +68,7 @@ std::string_view result_of(outcome how);
 
 // The `reason` as a bounded word, for a metric label: eof, client reset, client error, upstream
 // reset, upstream error, idle timeout, shutdown, admin, no descriptors, pipe error, not
-// redirected, loop, echoed, rejected, or for a failed connect its failure kind ("refused",
+// redirected, loop, limit, echoed, rejected, or for a failed connect its failure kind ("refused",
 // "timeout", ...). The access log has the full text where there is one (record.reason).
 std::string_view reason_label(const session_record& record, outcome how);
 

@@ -18,7 +18,8 @@ snapshot::snapshot(config c, metric_registry& names)
     : cfg(std::move(c)),
       router(cfg),
       route_slots(names.routes.slots_for(router.route_names(), max_names)),
-      upstream_slots(names.upstreams.slots_for(upstream_label_names(cfg), max_names)) {}
+      upstream_slots(names.upstreams.slots_for(upstream_label_names(cfg), max_names)),
+      limits(resolve_limits(cfg.limits, cfg.workers)) {}
 
 snapshot_ptr make_snapshot(config c) {
   metric_registry names;

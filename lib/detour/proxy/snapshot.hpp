@@ -1,6 +1,7 @@
 #pragma once
 #include "detour/config/config.hpp"
 #include "detour/metrics/slot_array.hpp"
+#include "detour/proxy/admission.hpp"
 #include "detour/proxy/metric_names.hpp"
 #include "detour/route/router.hpp"
 
@@ -35,6 +36,8 @@ struct snapshot {
   const route::router router;
   const std::vector<std::size_t> route_slots;     // by router.route_names() index
   const std::vector<std::size_t> upstream_slots;  // by cfg.upstreams index, then direct
+  // cfg.limits with `auto` resolved when the snapshot was made, so a reload re-reads RLIMIT_NOFILE.
+  const admission_limits limits;
 };
 
 using snapshot_ptr = std::shared_ptr<const snapshot>;

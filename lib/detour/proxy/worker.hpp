@@ -1,5 +1,6 @@
 #pragma once
 #include "detour/proxy/access_log_batch.hpp"
+#include "detour/proxy/admission.hpp"
 #include "detour/proxy/connection_view.hpp"
 #include "detour/proxy/listener.hpp"
 #include "detour/proxy/session.hpp"
@@ -40,6 +41,9 @@ class worker {
   void listen(const boost::asio::ip::tcp::endpoint& endpoint);
   // Sessions that end on this worker write their access log lines to `to` (call before start()).
   void log_access_to(access_log::writer& to) { access_log_.emplace(context_, to); }
+  // Connections are admitted against the process-wide counts in `shared` (call before start());
+  // without it, this worker counts alone.
+  void admit_with(proxy::admission& shared) { admission_ = &shared; }
   void start();
   // Thread-safe: connections accepted from now on get `next`; running ones keep theirs.
   void adopt(snapshot_ptr next);
@@ -62,6 +66,7 @@ class worker {
   proxy::stats& stats() { return stats_; }
   const proxy::stats& stats() const { return stats_; }
   worker_metrics& metrics() { return metrics_; }
+  proxy::admission& admission() { return *admission_; }
   const worker_metrics& metrics() const { return metrics_; }
   const relay::pipe_pool& pipes() const { return pipes_; }
   // This worker's access log lines; nullptr when the access log is off.
@@ -95,6 +100,9 @@ class worker {
   unsigned count_;
   std::uint64_t sequence_ = 0;
   snapshot_ptr snapshot_;
+  // Before the io_context: sessions it destroys give their tickets back here.
+  proxy::admission own_admission_;
+  proxy::admission* admission_ = &own_admission_;
   boost::asio::io_context context_{1};
   listener listener_;
   relay::pipe_pool pipes_;
