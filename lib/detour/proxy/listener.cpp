@@ -124,9 +124,9 @@ asio::awaitable<void> listener::accept_loop(net::acceptor& acceptor) {
     if (out_of_resources(ec)) {
       // Out of descriptors: the pending connection stays in the backlog. Retrying at once would
       // spin; back off with jitter so the workers do not retry in lockstep.
-      net::warn_exhausted(ec.value() == EMFILE || ec.value() == ENFILE ? net::exhausted::descriptors
-                                                                       : net::exhausted::memory,
-                          accept_warning(ec.value(), net::soft_descriptor_limit()));
+      net::warn_exhausted(
+          ec.value() == EMFILE || ec.value() == ENFILE ? net::exhausted::descriptors : net::exhausted::memory,
+          accept_warning(ec.value(), net::soft_descriptor_limit()));
       backoff.expires_after(std::chrono::milliseconds(50 + jitter() % 50));
       co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;

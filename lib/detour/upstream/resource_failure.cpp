@@ -23,8 +23,8 @@ resource_context read_resource_context(failure_kind kind) {
 explained_failure explain(std::string_view text, failure_kind kind, const resource_context& context) {
   switch (kind) {
     case failure_kind::no_descriptors: {
-      auto limit = context.descriptor_limit != 0 ? fmt::format(" (RLIMIT_NOFILE {})", context.descriptor_limit)
-                                                 : std::string();
+      auto limit =
+          context.descriptor_limit != 0 ? fmt::format(" (RLIMIT_NOFILE {})", context.descriptor_limit) : std::string();
       return {fmt::format("no descriptors: {}{}", text, limit), kind,
               "raise LimitNOFILE= (ulimit -n) or lower limits.max_connections"};
     }

@@ -40,7 +40,9 @@ struct limited_detourd {
   }
   std::string access_log() const { return file_contents(dir.path() / "access.log"); }
   // Sets detourd's soft RLIMIT_NOFILE, as the kernel enforces it from the next descriptor on.
-  void limit_descriptors(std::size_t soft) const { sh(fmt::format("prlimit --pid {} --nofile={}:", detourd.pid(), soft)); }
+  void limit_descriptors(std::size_t soft) const {
+    sh(fmt::format("prlimit --pid {} --nofile={}:", detourd.pid(), soft));
+  }
 
   std::uint16_t port;
   std::uint16_t admin_port;
@@ -91,7 +93,8 @@ TEST_CASE("detourd at RLIMIT_NOFILE 128 stays idle while connections queue, keep
   echo_server upstream(at("10.77.0.2", 0));
 
   std::vector<socket_fd> relaying;
-  for (int i = 0; i < 40; ++i) relaying.push_back(connect_and_echo(upstream.local_endpoint(), fmt::format("hello {}", i)));
+  for (int i = 0; i < 40; ++i)
+    relaying.push_back(connect_and_echo(upstream.local_endpoint(), fmt::format("hello {}", i)));
 
   // More than its descriptors allow: detourd takes what fits, the rest waits in the backlog, or
   // is accepted and reset for want of an upstream socket; neither may spin.
@@ -134,6 +137,8 @@ TEST_CASE("detourd at RLIMIT_NOFILE 128 stays idle while connections queue, keep
   CHECK(detourd.count_log_lines("(RLIMIT_NOFILE 128)") >= 1);
   auto metrics = d.scrape();
   CHECK(metrics.value(accept_emfile_key) + metrics.value(no_descriptors_key) >= 1);
+  // Closed first, so that the stop does not wait out the drain for them.
+  for (auto& client : relaying) reset_connection(client);
   CHECK(detourd.stop() == 0);
 }
 
@@ -150,13 +155,14 @@ TEST_CASE("an upstream socket that hits RLIMIT_NOFILE fails its connection with 
   CHECK(read_until_eof(client.get()).end == stream_end::reset);
   const auto limit_text = fmt::format("no descriptors: socket: Too many open files (RLIMIT_NOFILE {})", limit);
   CHECK(d.detourd.wait_for_log(fmt::format("connect failed: {}", limit_text)));
-  CHECK(d.detourd.wait_for_log(fmt::format("{}: raise LimitNOFILE= (ulimit -n) or lower limits.max_connections",
-                                           limit_text)));
+  CHECK(d.detourd.wait_for_log(
+      fmt::format("{}: raise LimitNOFILE= (ulimit -n) or lower limits.max_connections", limit_text)));
   CHECK(d.detourd.count_log_lines("listener: accept") == 0);
 
   d.limit_descriptors(1024);
   CHECK(echoes(upstream.local_endpoint(), "works again"));
   CHECK(d.scrape().value(no_descriptors_key) == 1);
+  reset_connection(held);
   CHECK(d.detourd.stop() == 0);
   auto log = d.access_log();
   INFO(log);
@@ -173,9 +179,10 @@ TEST_CASE("an accept that hits RLIMIT_NOFILE leaves the connection in the backlo
   d.limit_descriptors(limit);
 
   auto waiting = connect_to(upstream.local_endpoint());
-  CHECK(d.detourd.wait_for_log(fmt::format("listener: accept: Too many open files (RLIMIT_NOFILE {}): raise "
-                                           "LimitNOFILE= (ulimit -n) or lower limits.max_connections; backing off",
-                                           limit)));
+  CHECK(
+      d.detourd.wait_for_log(fmt::format("listener: accept: Too many open files (RLIMIT_NOFILE {}): raise "
+                                         "LimitNOFILE= (ulimit -n) or lower limits.max_connections; backing off",
+                                         limit)));
   // Still waiting, not reset: it is relayed once the limit allows.
   d.limit_descriptors(1024);
   send_all(waiting.get(), "waited", 5s);
@@ -183,5 +190,7 @@ TEST_CASE("an accept that hits RLIMIT_NOFILE leaves the connection in the backlo
   auto metrics = d.scrape();
   CHECK(metrics.value(accept_emfile_key) >= 1);
   CHECK(metrics.value(no_descriptors_key) == 0);
+  reset_connection(held);
+  reset_connection(waiting);
   CHECK(d.detourd.stop() == 0);
 }

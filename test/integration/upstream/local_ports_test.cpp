@@ -68,8 +68,8 @@ TEST_CASE("with 4 local ports the 5th connection to one destination fails with n
 
   auto metrics = metric_samples::parse(
       detour::admin::http_request(at("127.0.0.1", admin_port), http::verb::get, "/metrics").body());
-  CHECK(metrics.value(sample_key("detour_upstream_failures_total", {{"reason", "no local ports"}, {"upstream", "direct"}})) ==
-        1);
+  CHECK(metrics.value(
+            sample_key("detour_upstream_failures_total", {{"reason", "no local ports"}, {"upstream", "direct"}})) == 1);
   CHECK(metrics.value("detour_local_ports") == 4);
 
   // Resets free the ports at once (a FIN would leave detourd's side in TIME_WAIT for a minute).
@@ -77,5 +77,6 @@ TEST_CASE("with 4 local ports the 5th connection to one destination fails with n
   CHECK(poll_until([&] { return detourd.count_log_lines("reason=client reset") == 4; }, 5s));
   auto after = connect_from(next_client_port++, upstream.local_endpoint());
   CHECK(echo_through(after, "ports again") == "ports again");
+  reset_connection(after);
   CHECK(detourd.stop() == 0);
 }

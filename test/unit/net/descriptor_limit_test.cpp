@@ -8,9 +8,11 @@ using detour::net::describe;
 using detour::net::descriptor_limit;
 
 TEST_CASE("the descriptor limit's log line says what was raised, or that nothing had to be", "[net]") {
-  CHECK(describe({1024, 524288, 524288}) == "detourd: descriptors: RLIMIT_NOFILE soft 1024 raised to 524288 (hard 524288)");
+  CHECK(describe({1024, 524288, 524288}) ==
+        "detourd: descriptors: RLIMIT_NOFILE soft 1024 raised to 524288 (hard 524288)");
   CHECK(describe({128, 128, 128}) == "detourd: descriptors: RLIMIT_NOFILE soft 128 = hard");
-  CHECK(describe({1024, 1024, 4096}) == "detourd: descriptors: RLIMIT_NOFILE soft 1024 could not be raised (hard 4096)");
+  CHECK(describe({1024, 1024, 4096}) ==
+        "detourd: descriptors: RLIMIT_NOFILE soft 1024 could not be raised (hard 4096)");
   CHECK(describe({1024, RLIM_INFINITY, RLIM_INFINITY}) ==
         "detourd: descriptors: RLIMIT_NOFILE soft 1024 raised to unlimited (hard unlimited)");
 }

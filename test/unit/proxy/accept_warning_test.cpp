@@ -12,5 +12,6 @@ TEST_CASE("an accept out of descriptors names the limit and how to raise it", "[
         "limits.max_connections; backing off, new connections wait in the backlog");
   CHECK_THAT(accept_warning(ENFILE, 128), Catch::StartsWith("listener: accept: Too many open files in system (the "
                                                             "system's file table, fs.file-max): raise fs.file-max"));
-  CHECK_THAT(accept_warning(ENOBUFS, 128), Catch::StartsWith("listener: accept: No buffer space available (kernel memory)"));
+  CHECK_THAT(accept_warning(ENOBUFS, 128),
+             Catch::StartsWith("listener: accept: No buffer space available (kernel memory)"));
 }
