@@ -194,7 +194,7 @@ int run(const run_options& options, const config& cfg) {
 
   check_mark_privilege(cfg.mark);
   // Each connection costs four descriptors at peak (two sockets, and a pipe pair while bytes move).
-  spdlog::info("{}", net::describe(net::raise_descriptor_limit()));
+  const auto descriptors = net::raise_descriptor_limit();
   auto access_log = open_access_log(cfg.access_log);
 
   std::vector<tcp::endpoint> endpoints{{asio::ip::address_v4::any(), cfg.port}};
@@ -246,6 +246,8 @@ int run(const run_options& options, const config& cfg) {
   // Before READY: a capture that cannot work stops the start here (exit 1; the rules go with it).
   if (capture && cfg.intercept.self_test) rules::run_capture_self_test(cfg);
   proxy.set_ready(true);
+  // Logged once the start has succeeded: a failed start says only why it failed.
+  spdlog::info("{}", net::describe(descriptors));
   spdlog::info("detourd: ready: mode {}, port {}, {} worker{}", to_string(cfg.mode), cfg.port, count,
                count == 1 ? "" : "s");
   sd_notifyf(0, "READY=1\nMAINPID=%d\n%s", static_cast<int>(::getpid()), status_line(cfg, workers, names).c_str());
