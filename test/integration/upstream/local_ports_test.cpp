@@ -46,8 +46,9 @@ TEST_CASE("with 4 local ports the 5th connection to one destination fails with n
   const auto port = enter_redirected_netns();
   // Every port the test binds is chosen before the range is narrowed, outside it.
   const auto admin_port = free_port();
-  echo_server upstream(at("10.77.0.2", 0));
   detourd_process detourd(test_config(port, "direct", fmt::format("admin:\n  listen: 127.0.0.1:{}\n", admin_port)));
+  // After detourd has bound its port, which the kernel could otherwise hand out here again.
+  echo_server upstream(at("10.77.0.2", 0));
   sh("sysctl -q -w net.ipv4.ip_local_port_range='40000 40003'");
 
   std::vector<socket_fd> held;
