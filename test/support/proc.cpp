@@ -6,9 +6,11 @@
 #include <fmt/format.h>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -72,6 +74,22 @@ void reset_peak_resident(pid_t pid) {
   out << "5\n";
   out.flush();
   if (!out) throw std::runtime_error(fmt::format("cannot write 5 to {}", path));
+}
+
+double cpu_seconds(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) throw std::runtime_error(fmt::format("/proc/{}/stat: unreadable", pid));
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  // Fields 3 to 13, then utime (14) and stime (15).
+  for (int i = 3; i <= 13; ++i) fields >> field;
+  double utime = 0;
+  double stime = 0;
+  if (!(fields >> utime >> stime)) throw std::runtime_error(fmt::format("/proc/{}/stat: no utime/stime", pid));
+  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 descriptor_counts open_descriptors(pid_t pid) {

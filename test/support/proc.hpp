@@ -24,6 +24,9 @@ struct descriptor_counts {
   std::size_t pipes = 0;
   std::size_t total = 0;
 };
+// CPU time `pid` has used so far, user and system, in seconds (/proc/PID/stat utime + stime).
+double cpu_seconds(pid_t pid);
+
 // The descriptors `pid` has open, by kind.
 descriptor_counts open_descriptors(pid_t pid);
 

@@ -10,6 +10,7 @@
 #include "detour/daemon/running_proxy.hpp"
 #include "detour/daemon/startup_error.hpp"
 #include "detour/daemon/watchdog.hpp"
+#include "detour/net/descriptor_limit.hpp"
 #include "detour/net/sockaddr.hpp"
 #include "detour/net/socket_options.hpp"
 #include "detour/proxy/listener.hpp"
@@ -24,7 +25,6 @@
 #include <systemd/sd-daemon.h>
 #include <boost/asio/ip/tcp.hpp>
 
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <csignal>
@@ -56,15 +56,6 @@ void check_mark_privilege(std::uint32_t mark) {
         fmt::format("mark {:#x}: setting SO_MARK failed: {} (needs CAP_NET_ADMIN: run as root or grant the capability, "
                     "or set mark: 0 and exclude detourd's user with intercept.exclude_self_uid)",
                     mark, ec.message()));
-  }
-}
-
-// Each connection costs three descriptors at peak (two sockets, and a pipe pair while bytes move).
-void raise_descriptor_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    (void)::setrlimit(RLIMIT_NOFILE, &limit);
   }
 }
 
@@ -202,7 +193,8 @@ int run(const run_options& options, const config& cfg) {
   ::signal(SIGPIPE, SIG_IGN);
 
   check_mark_privilege(cfg.mark);
-  raise_descriptor_limit();
+  // Each connection costs four descriptors at peak (two sockets, and a pipe pair while bytes move).
+  const auto descriptors = net::raise_descriptor_limit();
   auto access_log = open_access_log(cfg.access_log);
 
   std::vector<tcp::endpoint> endpoints{{asio::ip::address_v4::any(), cfg.port}};
@@ -258,6 +250,8 @@ int run(const run_options& options, const config& cfg) {
   // Before READY: a capture that cannot work stops the start here (exit 1; the rules go with it).
   if (capture && cfg.intercept.self_test) rules::run_capture_self_test(cfg);
   proxy.set_ready(true);
+  // Logged once the start has succeeded: a failed start says only why it failed.
+  spdlog::info("{}", net::describe(descriptors));
   spdlog::info("detourd: ready: mode {}, port {}, {} worker{}", to_string(cfg.mode), cfg.port, count,
                count == 1 ? "" : "s");
   sd_notifyf(0, "READY=1\nMAINPID=%d\n%s", static_cast<int>(::getpid()), status_line(cfg, workers, names).c_str());

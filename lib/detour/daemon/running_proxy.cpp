@@ -1,6 +1,7 @@
 #include "detour/daemon/running_proxy.hpp"
 
 #include "detour/config/config_yaml.hpp"
+#include "detour/metrics/kernel_limit_metrics.hpp"
 #include "detour/metrics/process_metrics.hpp"
 #include "detour/net/sockaddr.hpp"
 #include "detour/proxy/admission_metrics.hpp"
@@ -97,6 +98,7 @@ std::string running_proxy::metrics_text() {
   metrics::add_value(reloads, {{"result", "error"}},
                      static_cast<double>(reloads_failed_.load(std::memory_order_relaxed)));
   metrics::add_process_families(out, metrics::read_process());
+  metrics::add_kernel_limit_families(out, net::read_conntrack_usage(), net::read_local_port_range());
   return metrics::to_text(out);
 }
 

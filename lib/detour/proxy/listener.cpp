@@ -1,5 +1,7 @@
 #include "detour/proxy/listener.hpp"
 
+#include "detour/net/descriptor_limit.hpp"
+#include "detour/net/exhaustion_warning.hpp"
 #include "detour/net/sockaddr.hpp"
 #include "detour/proxy/spawn.hpp"
 
@@ -56,6 +58,25 @@ net::acceptor open_listening_socket(asio::io_context& context, const tcp::endpoi
 
 }  // namespace
 
+std::string accept_warning(int error, std::uint64_t descriptor_limit) {
+  const auto text = std::system_category().message(error);
+  switch (error) {
+    case EMFILE:
+      return fmt::format(
+          "listener: accept: {} (RLIMIT_NOFILE {}): raise LimitNOFILE= (ulimit -n) or lower "
+          "limits.max_connections; backing off, new connections wait in the backlog",
+          text, descriptor_limit);
+    case ENFILE:
+      return fmt::format(
+          "listener: accept: {} (the system's file table, fs.file-max): raise fs.file-max or find what holds "
+          "the files; backing off, new connections wait in the backlog",
+          text);
+    default:
+      return fmt::format("listener: accept: {} (kernel memory); backing off, new connections wait in the backlog",
+                         text);
+  }
+}
+
 void ensure_port_free(const tcp::endpoint& endpoint) {
   asio::io_context context;
   tcp::acceptor probe(context);
@@ -91,7 +112,6 @@ void listener::close() {
 
 asio::awaitable<void> listener::accept_loop(net::acceptor& acceptor) {
   std::minstd_rand jitter(jitter_seed_ + 1);
-  auto last_warning = std::chrono::steady_clock::time_point{};
   asio::steady_timer backoff(context_);
   while (!closed_) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
@@ -104,11 +124,9 @@ asio::awaitable<void> listener::accept_loop(net::acceptor& acceptor) {
     if (out_of_resources(ec)) {
       // Out of descriptors: the pending connection stays in the backlog. Retrying at once would
       // spin; back off with jitter so the workers do not retry in lockstep.
-      auto now = std::chrono::steady_clock::now();
-      if (now - last_warning > 1s) {
-        spdlog::warn("listener: accept: {}; backing off (raise LimitNOFILE / ulimit -n)", ec.message());
-        last_warning = now;
-      }
+      net::warn_exhausted(
+          ec.value() == EMFILE || ec.value() == ENFILE ? net::exhausted::descriptors : net::exhausted::memory,
+          accept_warning(ec.value(), net::soft_descriptor_limit()));
       backoff.expires_after(std::chrono::milliseconds(50 + jitter() % 50));
       co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;

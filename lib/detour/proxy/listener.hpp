@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace detour::proxy {
@@ -24,6 +25,10 @@ class listen_error : public detour::error {
 // let a second detourd (same user) bind it too and silently share the traffic; a probe bind without
 // it finds every existing listener.
 void ensure_port_free(const boost::asio::ip::tcp::endpoint& endpoint);
+
+// The warning for an accept that failed for want of descriptors or memory (EMFILE, ENFILE,
+// ENOBUFS, ENOMEM): which limit ran out, and what raises it.
+std::string accept_warning(int error, std::uint64_t descriptor_limit);
 
 // One worker's listening sockets and the loops that accept on them. Each socket has SO_REUSEPORT,
 // so every worker has its own socket on the same port and the kernel spreads accepted connections

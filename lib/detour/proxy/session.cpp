@@ -2,6 +2,7 @@
 
 #include "detour/echo/echo_json.hpp"
 #include "detour/echo/echo_line.hpp"
+#include "detour/net/exhaustion_warning.hpp"
 #include "detour/net/local_address.hpp"
 #include "detour/net/original_dst.hpp"
 #include "detour/net/sockaddr.hpp"
@@ -11,7 +12,9 @@
 #include "detour/rules/capture_self_test.hpp"
 #include "detour/upstream/connector.hpp"
 #include "detour/upstream/proxy_connector.hpp"
+#include "detour/upstream/resource_failure.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
@@ -96,6 +99,17 @@ class connecting_entry final : public session_entry {
   const char* reason_ = nullptr;
 };
 
+// Out of descriptors, ports or conntrack entries, every connection fails alike until one frees:
+// the per-connection lines say so at info, and one warning a second names the limit and the fix.
+void warn_exhausted(upstream::failure_kind kind, const session_record& record,
+                    const upstream::explained_failure& failure) {
+  const auto what = kind == upstream::failure_kind::no_descriptors ? net::exhausted::descriptors
+                    : kind == upstream::failure_kind::no_ports     ? net::exhausted::ports
+                                                                   : net::exhausted::conntrack;
+  net::warn_exhausted(what, fmt::format("upstream: [{} -> {}] {}: {}", net::to_string(record.source),
+                                        net::to_string(*record.original), failure.text, failure.remedy));
+}
+
 // Connects to the original destination, directly or through the route's upstream, bounded by the
 // connect timeout and cancellable by shutdown. Without a socket in the outcome, record.reason says
 // why.
@@ -121,8 +135,10 @@ asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_
     record.reason = connecting.reason();
     record.failure = upstream::failure_kind::cancelled;
   } else if (!outcome.socket) {
-    record.reason = std::move(outcome.failure);
-    record.failure = outcome.kind;
+    auto failure = upstream::explain(outcome.failure, outcome.kind, upstream::read_resource_context(outcome.kind));
+    if (!failure.remedy.empty()) warn_exhausted(failure.kind, record, failure);
+    record.reason = std::move(failure.text);
+    record.failure = failure.kind;
   } else {
     record.connected = session_record::clock::now();
     owner.metrics()

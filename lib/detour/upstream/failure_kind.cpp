@@ -24,6 +24,8 @@ std::string_view to_string(failure_kind kind) {
       return "no descriptors";
     case failure_kind::no_ports:
       return "no local ports";
+    case failure_kind::conntrack_full:
+      return "conntrack full";
     case failure_kind::cancelled:
       return "cancelled";
     case failure_kind::other:

@@ -17,12 +17,13 @@ enum class failure_kind : std::uint8_t {
   local,           // detourd could not set up the socket (SO_MARK, memory)
   no_descriptors,  // the process (EMFILE) or the system (ENFILE) is out of file descriptors
   no_ports,        // no free local port towards that destination (EADDRNOTAVAIL, EADDRINUSE)
+  conntrack_full,  // a timeout while the conntrack table was full: the kernel dropped the SYN
   cancelled,       // shutdown ended the attempt
   other,           // any other socket error
 };
 
 // "timeout", "refused", "unreachable", "proxy refused", "proxy error", "local", "no descriptors",
-// "no local ports", "cancelled", "error".
+// "no local ports", "conntrack full", "cancelled", "error".
 std::string_view to_string(failure_kind kind);
 
 // What a connect's errno says.
