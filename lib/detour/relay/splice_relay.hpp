@@ -1,7 +1,7 @@
 #pragma once
 #include "detour/net/socket.hpp"
 #include "detour/relay/byte_counters.hpp"
-#include "detour/relay/pipe_pool.hpp"
+#include "detour/relay/relay_pools.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -15,7 +15,6 @@ struct direction_result {
   bool eof = false;
   std::error_code error;        // the kernel's error, on whichever socket failed
   bool error_on_write = false;  // the destination socket failed, not the source
-  bool error_on_pipe = false;   // no pipe could be had (the process is out of descriptors)
 };
 
 struct relay_result {
@@ -29,6 +28,12 @@ struct relay_result {
 // opposite direction keeps flowing (half-close); an error in either direction aborts both, and the
 // owner decides whom to reset.
 //
+// A direction that cannot have a pipe (pipe2() failed: out of descriptors, or over the user's pipe
+// pages) copies through a bounded buffer from the worker's copy_buffer_pool instead, with recv and
+// send on the same readiness waits, the same half-close and the same errors, and tries for a pipe
+// again the next time bytes arrive after it has drained: a shortage of pipes slows a connection
+// down, it never fails it.
+//
 // Driven by completion handlers rather than coroutines on purpose: an idle relayed connection then
 // costs this object, its two sockets and two pending readiness waits (about 1 KiB), where a
 // coroutine per direction plus a join cost several KiB of frames. It is a member of its owner,
@@ -40,7 +45,7 @@ class splice_relay {
 
   // `tick` is the owner's coarse clock: last_active() reports its value when bytes last arrived.
   // `live` gets every byte as it is written (the route's counters), beside the result's totals.
-  splice_relay(net::socket client, net::socket upstream, pipe_pool& pipes, const std::uint64_t& tick,
+  splice_relay(net::socket client, net::socket upstream, relay_pools& pools, const std::uint64_t& tick,
                byte_counters& live, completion on_finished);
   splice_relay(const splice_relay&) = delete;
   splice_relay& operator=(const splice_relay&) = delete;
@@ -59,8 +64,12 @@ class splice_relay {
   // them keeps an idle relay small.
   struct direction {
     direction_result result;
+    // What carries the bytes in flight: a pipe, or when none could be had, a copy buffer whose
+    // pending bytes start at `copied`; neither while the direction is idle.
     pipe_fds pipe{};
-    std::size_t in_pipe = 0;
+    char* buffer = nullptr;
+    std::size_t pending = 0;
+    std::uint32_t copied = 0;
     bool done = false;
   };
 
@@ -69,12 +78,15 @@ class splice_relay {
   const direction& opposite(const direction& d) const { return &d == &up_ ? down_ : up_; }
   metrics::counter& live(const direction& d) { return &d == &up_ ? live_.up : live_.down; }
   void run(direction& d);
+  // Takes a pipe for `d`, or a copy buffer when the kernel will not make one.
+  void take_carrier(direction& d);
+  void release_carrier(direction& d);
   void end(direction& d);
   void wait(direction& d, net::socket& s, net::socket::wait_type type);
 
   net::socket client_;
   net::socket upstream_;
-  pipe_pool& pipes_;
+  relay_pools& pools_;
   const std::uint64_t& tick_;
   byte_counters& live_;
   std::uint64_t last_active_;
