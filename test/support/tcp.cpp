@@ -325,7 +325,7 @@ std::vector<received_digest> exchange(std::vector<exchanged_connection>& connect
   std::string chunk(chunk_size, '\0');
   std::array<char, chunk_size> buffer{};
   std::vector<pollfd> polls;
-  std::vector<connection*> polled;
+  std::vector<exchanged_connection*> polled;
   for (;;) {
     polls.clear();
     polled.clear();

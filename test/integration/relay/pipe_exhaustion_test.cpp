@@ -262,7 +262,7 @@ namespace {
 struct copying_session {
   template <typename Server>
   explicit copying_session(proxy_with_metrics& proxy, Server& upstream)
-      : squeeze(proxy.detourd.pid(), 2), client(connect_all(upstream, 1).front()) {}
+      : squeeze(proxy.detourd.pid(), 2), client(std::move(connect_all(upstream, 1).front())) {}
 
   descriptor_squeeze squeeze;
   socket_fd client;

@@ -1,6 +1,6 @@
 #include "detour/relay/pipe_pool.hpp"
 
-#include "relay/fake_pipe_kernel.hpp"
+#include "fake_pipe_kernel.hpp"
 
 #include <catch2/catch.hpp>
 
