@@ -285,8 +285,7 @@ struct exchanged_connection {
   stream_end end = stream_end::timeout;
 };
 
-std::vector<received_digest> exchange(std::vector<exchanged_connection>& connections,
-                                      clock::time_point deadline);
+std::vector<received_digest> exchange(std::vector<exchanged_connection>& connections, clock::time_point deadline);
 
 }  // namespace
 
@@ -320,8 +319,7 @@ std::vector<received_digest> exchange_concurrently(std::vector<socket_fd> connec
 
 namespace {
 
-std::vector<received_digest> exchange(std::vector<exchanged_connection>& connections,
-                                      clock::time_point deadline) {
+std::vector<received_digest> exchange(std::vector<exchanged_connection>& connections, clock::time_point deadline) {
   std::string chunk(chunk_size, '\0');
   std::array<char, chunk_size> buffer{};
   std::vector<pollfd> polls;

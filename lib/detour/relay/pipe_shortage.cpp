@@ -40,9 +40,10 @@ std::string describe_pipe_shortage(pipe_shortage kind, int error, std::size_t wa
                        detail.empty() ? "" : ": ", detail);
   }
   const std::string detail =
-      error == EPERM ? fmt::format(": over fs.pipe-user-pages-soft={} pages for this user (or above fs.pipe-max-size={}) "
-                                   "without CAP_SYS_RESOURCE",
-                                   sysctl_value("fs.pipe-user-pages-soft"), sysctl_value("fs.pipe-max-size"))
+      error == EPERM ? fmt::format(
+                           ": over fs.pipe-user-pages-soft={} pages for this user (or above fs.pipe-max-size={}) "
+                           "without CAP_SYS_RESOURCE",
+                           sysctl_value("fs.pipe-user-pages-soft"), sysctl_value("fs.pipe-max-size"))
                      : std::string();
   return fmt::format("relay: pipes smaller than asked: F_SETPIPE_SZ {}: {}{}; got {}", kib(wanted), reason, detail,
                      kib(got));

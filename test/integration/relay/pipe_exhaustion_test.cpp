@@ -161,8 +161,8 @@ std::vector<socket_fd> connect_all(const tcp_server& upstream, std::size_t count
 }
 
 // Every payload came back as the gated_server answers it, and the server read each whole.
-void check_intact(const std::vector<payload>& sent, const std::vector<received_digest>& got,
-                  gated_server& upstream, std::uint64_t answer_size) {
+void check_intact(const std::vector<payload>& sent, const std::vector<received_digest>& got, gated_server& upstream,
+                  std::uint64_t answer_size) {
   std::size_t intact = 0;
   for (std::size_t i = 0; i < sent.size(); ++i) {
     payload expected(answer_seed(sent[i]), answer_size);
@@ -185,8 +185,7 @@ void check_intact(const std::vector<payload>& sent, const std::vector<received_d
 
 }  // namespace
 
-TEST_CASE("when pipe2 fails for lack of descriptors, 128 transfers of 8 MiB each way cross intact by copy",
-          "[relay]") {
+TEST_CASE("when pipe2 fails for lack of descriptors, 128 transfers of 8 MiB each way cross intact by copy", "[relay]") {
   constexpr std::size_t connections = 128;
   constexpr std::uint64_t size = 8ULL * 1024 * 1024;
   raise_descriptor_limit(4 * connections);
@@ -236,8 +235,9 @@ TEST_CASE("detourd as nobody over the per-user pipe page limits relays every tra
     check_intact(payloads, got, upstream, size);
     auto metrics = proxy.scrape();
     CHECK(metrics.value("detour_pipes_shrunk_total") > 0);
-    CHECK(proxy.detourd.wait_for_log("relay: pipes smaller than asked: F_SETPIPE_SZ 256 KiB: Operation not "
-                                     "permitted: over fs.pipe-user-pages-soft=1 pages"));
+    CHECK(
+        proxy.detourd.wait_for_log("relay: pipes smaller than asked: F_SETPIPE_SZ 256 KiB: Operation not "
+                                   "permitted: over fs.pipe-user-pages-soft=1 pages"));
   }
   SECTION("over fs.pipe-user-pages-hard as well: pipe2 fails and the copy fallback carries the bytes") {
     std::vector<received_digest> got;

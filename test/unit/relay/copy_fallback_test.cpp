@@ -13,8 +13,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <optional>
 #include <future>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -48,7 +48,8 @@ struct relayed_pair {
     acceptor.accept(client_inner);
     upstream_inner.connect(acceptor.local_endpoint());
     acceptor.accept(upstream);
-    relay.emplace(std::move(client_inner), std::move(upstream_inner), pools, tick, live, [this] { finished.set_value(); });
+    relay.emplace(std::move(client_inner), std::move(upstream_inner), pools, tick, live,
+                  [this] { finished.set_value(); });
     relay->start();
     runner = std::thread([this] { context.run(); });
   }
@@ -98,8 +99,7 @@ std::string read_to_eof(tcp::socket& s) {
 
 }  // namespace
 
-TEST_CASE("without pipes, bytes cross both ways through copy buffers intact and each fallback is counted",
-          "[relay]") {
+TEST_CASE("without pipes, bytes cross both ways through copy buffers intact and each fallback is counted", "[relay]") {
   for (int error : {EMFILE, ENFILE}) {
     INFO("pipe2 fails with " << error);
     relayed_pair pair(error);
