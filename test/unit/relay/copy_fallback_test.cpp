@@ -37,7 +37,8 @@ struct refusing_kernel : relay::pipe_kernel {
 };
 
 // Two loopback connections with the relay between their inner ends; the test holds the outer
-// ends (`client`, `upstream`) as blocking sockets and the relay runs on its own thread.
+// ends (`client`, `upstream`) as blocking sockets and the relay runs on its own thread. Like its
+// owner in detourd, the pair closes the relay's sockets once both directions have ended.
 struct relayed_pair {
   explicit relayed_pair(int pipe2_error) {
     kernel.create_error = pipe2_error;
@@ -48,8 +49,7 @@ struct relayed_pair {
     acceptor.accept(client_inner);
     upstream_inner.connect(acceptor.local_endpoint());
     acceptor.accept(upstream);
-    relay.emplace(std::move(client_inner), std::move(upstream_inner), pools, tick, live,
-                  [this] { finished.set_value(); });
+    relay.emplace(std::move(client_inner), std::move(upstream_inner), pools, tick, live, [this] { on_finished(); });
     relay->start();
     runner = std::thread([this] { context.run(); });
   }
@@ -58,6 +58,20 @@ struct relayed_pair {
       asio::post(context, [this] { relay->abort(); });
       runner.join();
     }
+  }
+  // What the relay's owner does (relayed_session): the relay leaves the last FIN to the close of
+  // both sockets, and a failure's reset to the owner.
+  void on_finished() {
+    const auto r = relay->result();
+    if (r.up.eof && r.down.eof) {
+      boost::system::error_code ignored;
+      relay->client().close(ignored);
+      relay->upstream().close(ignored);
+    } else {
+      net::reset(relay->client());
+      net::reset(relay->upstream());
+    }
+    finished.set_value();
   }
   relay::relay_result wait() {
     REQUIRE(done.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
