@@ -15,7 +15,7 @@ constexpr auto splice_flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 // A direction that always has data would otherwise keep the worker to itself; after this many
 // chunks it yields to the other connections on the same thread.
 constexpr int chunks_per_turn = 16;
-// direction::copied of a copy buffer no bytes have arrived in yet: a direction takes its carrier
+// direction::mark of a copy buffer no bytes have arrived in yet: a direction takes its carrier
 // before it knows whether bytes are waiting, and a fallback is counted only once one carried some.
 constexpr std::uint32_t fresh_buffer = UINT32_MAX;
 
@@ -77,12 +77,13 @@ void splice_relay::run(direction& d) {
   for (int turn = 0; turn < chunks_per_turn; ++turn) {
     if (aborted_) return end(d);
     if (d.pending > 0) {
+      const bool copying = d.kind == carrier::buffer;
       // MSG_NOSIGNAL as splice() gets by SIGPIPE being ignored: a reset peer is EPIPE either way.
-      auto m = d.buffer != nullptr ? ::send(out, d.buffer + d.copied, d.pending, MSG_NOSIGNAL | MSG_DONTWAIT)
-                                   : ::splice(d.pipe.read_fd, nullptr, out, nullptr, d.pending, splice_flags);
+      auto m = copying ? ::send(out, d.buffer + d.mark, d.pending, MSG_NOSIGNAL | MSG_DONTWAIT)
+                       : ::splice(d.pipe.read_fd, nullptr, out, nullptr, d.pending, splice_flags);
       if (m > 0) {
-        d.pending -= static_cast<std::size_t>(m);
-        d.copied += static_cast<std::uint32_t>(m);
+        d.pending -= static_cast<std::uint32_t>(m);
+        if (copying) d.mark += static_cast<std::uint32_t>(m);
         d.result.bytes += static_cast<std::uint64_t>(m);
         live(d).add(static_cast<std::uint64_t>(m));
         continue;
@@ -93,13 +94,15 @@ void splice_relay::run(direction& d) {
       d.result.error_on_write = true;
       return end(d);
     }
-    if (d.pipe.read_fd < 0 && d.buffer == nullptr) take_carrier(d);
-    auto n = d.buffer != nullptr ? ::recv(in, d.buffer, copy_buffer_pool::buffer_size, MSG_DONTWAIT)
-                                 : ::splice(in, nullptr, d.pipe.write_fd, nullptr, d.pipe.size, splice_flags);
+    if (d.kind == carrier::none) take_carrier(d);
+    auto n = d.kind == carrier::buffer ? ::recv(in, d.buffer, copy_buffer_pool::buffer_size, MSG_DONTWAIT)
+                                       : ::splice(in, nullptr, d.pipe.write_fd, nullptr, d.mark, splice_flags);
     if (n > 0) {
-      if (d.buffer != nullptr && d.copied == fresh_buffer) pools_.copy_fallbacks.add();
-      d.pending = static_cast<std::size_t>(n);
-      d.copied = 0;
+      if (d.kind == carrier::buffer) {
+        if (d.mark == fresh_buffer) pools_.copy_fallbacks.add();
+        d.mark = 0;
+      }
+      d.pending = static_cast<std::uint32_t>(n);
       last_active_ = tick_;
       continue;
     }
@@ -126,24 +129,31 @@ void splice_relay::run(direction& d) {
 }
 
 void splice_relay::take_carrier(direction& d) {
-  d.pipe = pools_.pipes.acquire();
-  if (d.pipe.read_fd >= 0) return;
+  const auto p = pools_.pipes.acquire();
+  if (p.read_fd >= 0) {
+    d.kind = carrier::pipe;
+    d.pipe = {p.read_fd, p.write_fd};
+    d.mark = p.size;
+    return;
+  }
+  d.kind = carrier::buffer;
   d.buffer = pools_.buffers.acquire();
-  d.copied = fresh_buffer;
+  d.mark = fresh_buffer;
 }
 
 void splice_relay::release_carrier(direction& d) {
-  if (d.buffer != nullptr) {
+  if (d.kind == carrier::buffer) {
     pools_.buffers.release(d.buffer);
-    d.buffer = nullptr;
-  } else if (d.pipe.read_fd >= 0) {
+  } else if (d.kind == carrier::pipe) {
+    const pipe_fds p{d.pipe.read_fd, d.pipe.write_fd, d.mark};
     if (d.pending > 0) {
-      pools_.pipes.discard(d.pipe);  // holds bytes for a connection that is gone
+      pools_.pipes.discard(p);  // holds bytes for a connection that is gone
     } else {
-      pools_.pipes.release(d.pipe);
+      pools_.pipes.release(p);
     }
-    d.pipe = {};
   }
+  d.kind = carrier::none;
+  d.buffer = nullptr;
   d.pending = 0;
 }
 

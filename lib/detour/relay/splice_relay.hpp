@@ -40,7 +40,8 @@ struct relay_result {
 // which hears of the end through `on_finished` and may destroy the relay from inside it.
 class splice_relay {
  public:
-  // Called once, when both directions have ended and nothing is pending any more.
+  // Called once, when both directions have ended and nothing is pending any more. The owner then
+  // closes both sockets: the FIN of the direction that ended last is left to that close.
   using completion = std::function<void()>;
 
   // `tick` is the owner's coarse clock: last_active() reports its value when bytes last arrived.
@@ -62,16 +63,29 @@ class splice_relay {
  private:
   // Which sockets a direction reads and writes follow from which direction it is; not storing
   // them keeps an idle relay small.
+  enum class carrier : std::uint8_t { none, pipe, buffer };
+  struct pipe_ends {
+    int read_fd;
+    int write_fd;
+  };
+  // What carries a direction's bytes in flight: a pipe, or when none could be had, a copy buffer;
+  // neither while the direction waits for bytes. A direction has one or the other, never both,
+  // so they share their storage and an idle relay stays the size it was before the copy path.
   struct direction {
     direction_result result;
-    // What carries the bytes in flight: a pipe, or when none could be had, a copy buffer whose
-    // pending bytes start at `copied`; neither while the direction is idle.
-    pipe_fds pipe{};
-    char* buffer = nullptr;
-    std::size_t pending = 0;
-    std::uint32_t copied = 0;
+    union {
+      char* buffer = nullptr;  // carrier::buffer
+      pipe_ends pipe;          // carrier::pipe
+    };
+    std::uint32_t pending = 0;  // bytes read and not yet written
+    // carrier::pipe: the pipe's size; carrier::buffer: where the pending bytes start in it.
+    std::uint32_t mark = 0;
+    carrier kind = carrier::none;
     bool done = false;
   };
+  // Both directions live in every relayed connection: the copy path must not make them larger
+  // than a pipe-only direction was (a 40-byte result, two descriptors, a count, a flag).
+  static_assert(sizeof(direction) <= 64);
 
   net::socket& source(const direction& d) { return &d == &up_ ? client_ : upstream_; }
   net::socket& sink(const direction& d) { return &d == &up_ ? upstream_ : client_; }
