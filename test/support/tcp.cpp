@@ -279,20 +279,27 @@ answer send_and_read_answer(socket_fd client, const payload& p) {
   return read_answer_and_close(std::move(client));
 }
 
+namespace {
+
+struct exchanged_connection {
+  socket_fd socket;
+  const payload* to_send;
+  std::uint64_t sent = 0;
+  bool connected = false;
+  bool write_closed = false;
+  bool done = false;
+  sha1_hasher hasher;
+  stream_end end = stream_end::timeout;
+};
+
+std::vector<received_digest> exchange(std::vector<exchanged_connection>& connections, clock::time_point deadline);
+
+}  // namespace
+
 std::vector<received_digest> exchange_concurrently(const endpoint& to, const std::vector<payload>& payloads,
                                                    std::chrono::milliseconds timeout) {
-  struct connection {
-    socket_fd socket;
-    const payload* to_send;
-    std::uint64_t sent = 0;
-    bool connected = false;
-    bool write_closed = false;
-    bool done = false;
-    sha1_hasher hasher;
-    stream_end end = stream_end::timeout;
-  };
   auto deadline = clock::now() + timeout;
-  std::vector<connection> connections(payloads.size());
+  std::vector<exchanged_connection> connections(payloads.size());
   for (std::size_t i = 0; i < payloads.size(); ++i) {
     auto& c = connections[i];
     c.socket = new_socket(to.protocol().family());
@@ -301,10 +308,29 @@ std::vector<received_digest> exchange_concurrently(const endpoint& to, const std
       throw_errno("connect");
     }
   }
+  return exchange(connections, deadline);
+}
+
+std::vector<received_digest> exchange_concurrently(std::vector<socket_fd> connected,
+                                                   const std::vector<payload>& payloads,
+                                                   std::chrono::milliseconds timeout) {
+  auto deadline = clock::now() + timeout;
+  std::vector<exchanged_connection> connections(payloads.size());
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    connections[i].socket = std::move(connected.at(i));
+    connections[i].to_send = &payloads[i];
+    connections[i].connected = true;
+  }
+  return exchange(connections, deadline);
+}
+
+namespace {
+
+std::vector<received_digest> exchange(std::vector<exchanged_connection>& connections, clock::time_point deadline) {
   std::string chunk(chunk_size, '\0');
   std::array<char, chunk_size> buffer{};
   std::vector<pollfd> polls;
-  std::vector<connection*> polled;
+  std::vector<exchanged_connection*> polled;
   for (;;) {
     polls.clear();
     polled.clear();
@@ -368,6 +394,8 @@ std::vector<received_digest> exchange_concurrently(const endpoint& to, const std
   for (auto& c : connections) out.push_back({c.hasher.size(), c.hasher.hex(), c.end});
   return out;
 }
+
+}  // namespace
 
 tcp_server::tcp_server(const endpoint& listen_at, handler h) : handler_(std::move(h)) {
   listener_ = new_socket(listen_at.protocol().family());

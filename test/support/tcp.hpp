@@ -119,6 +119,11 @@ answer send_and_read_answer(socket_fd client, const payload& p);
 // connections really are open concurrently. Results are in the order of `payloads`.
 std::vector<received_digest> exchange_concurrently(const endpoint& to, const std::vector<payload>& payloads,
                                                    std::chrono::milliseconds timeout);
+// The same over connections already made (connect_to()), one per payload: for a test that changes
+// something between the connects and the bytes.
+std::vector<received_digest> exchange_concurrently(std::vector<socket_fd> connected,
+                                                   const std::vector<payload>& payloads,
+                                                   std::chrono::milliseconds timeout);
 
 // What a server connection saw: the bytes it read (by hash) and how the client's stream ended.
 struct connection_report {

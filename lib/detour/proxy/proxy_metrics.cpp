@@ -111,6 +111,27 @@ void add_by_word(metrics::families& out, const char* name, const char* help, con
   }
 }
 
+// What the relays move bytes through, and how often the kernel would not give them pipes.
+void add_relay_pool_families(metrics::families& out, std::span<const worker* const> workers) {
+  add_value(
+      add_family(out, "detour_pipes_in_use", "Kernel pipes held by relays with bytes in flight.", MetricType::Gauge),
+      {}, total(workers, [](const worker& w) { return w.pools().pipes.in_use().get(); }));
+  add_value(add_family(out, "detour_pipe_bytes", "What the pipes detourd holds (in use and idle) can hold, in bytes.",
+                       MetricType::Gauge),
+            {}, total(workers, [](const worker& w) { return w.pools().pipes.bytes().get(); }));
+  add_value(add_family(out, "detour_pipes_shrunk_total",
+                       "Pipes the kernel made smaller than asked (F_SETPIPE_SZ refused: fs.pipe-user-pages-soft).",
+                       MetricType::Counter),
+            {}, total(workers, [](const worker& w) { return w.pools().pipes.shrunk().get(); }));
+  add_value(add_family(out, "detour_relay_copy_fallbacks_total",
+                       "Times a relay direction copied through a user-space buffer because pipe2() failed.",
+                       MetricType::Counter),
+            {}, total(workers, [](const worker& w) { return w.pools().copy_fallbacks.get(); }));
+  add_value(add_family(out, "detour_copy_buffers_in_use", "Copy buffers held by relay directions without a pipe.",
+                       MetricType::Gauge),
+            {}, total(workers, [](const worker& w) { return w.pools().buffers.in_use().get(); }));
+}
+
 }  // namespace
 
 void add_proxy_families(metrics::families& out, std::span<const worker* const> workers, const metric_registry& names) {
@@ -133,9 +154,7 @@ void add_proxy_families(metrics::families& out, std::span<const worker* const> w
   add_value(add_family(out, "detour_access_log_dropped_total",
                        "Access log lines dropped because the writer could not keep up.", MetricType::Counter),
             {}, total(workers, [](const worker& w) { return w.access_log_dropped(); }));
-  add_value(
-      add_family(out, "detour_pipes_in_use", "Kernel pipes held by relays with bytes in flight.", MetricType::Gauge),
-      {}, total(workers, [](const worker& w) { return w.pipes().in_use().get(); }));
+  add_relay_pool_families(out, workers);
 }
 
 }  // namespace detour::proxy

@@ -2,10 +2,6 @@
 
 #include "detour/proxy/worker.hpp"
 
-#include <fmt/format.h>
-
-#include <cerrno>
-
 namespace detour::proxy {
 
 namespace {
@@ -19,12 +15,6 @@ void explain(const relay::relay_result& r, session_record& record) {
     return;
   }
   const auto& failed = r.up.error ? r.up : r.down;
-  if (failed.error_on_pipe) {
-    const bool descriptors = failed.error.value() == EMFILE || failed.error.value() == ENFILE;
-    record.reason = descriptors ? "no descriptors" : fmt::format("pipe: {}", failed.error.message());
-    record.closed_by = closer::proxy;
-    return;
-  }
   const bool client_side = (&failed == &r.up) != failed.error_on_write;
   const bool reset = failed.error == std::errc::connection_reset || failed.error == std::errc::broken_pipe;
   record.reason =
@@ -42,7 +32,7 @@ void relayed_session::start(worker& owner, net::socket client, net::socket upstr
 relayed_session::relayed_session(worker& owner, net::socket client, net::socket upstream, session_record record)
     : owner_(owner),
       record_(std::move(record)),
-      relay_(std::move(client), std::move(upstream), owner.pipes(), owner.tick(),
+      relay_(std::move(client), std::move(upstream), owner.pools(), owner.tick(),
              owner.metrics().route(*record_.snapshot, *record_.decision).bytes, [this] { on_relay_finished(); }) {
   owner_.add(*this);
 }

@@ -104,8 +104,7 @@ std::string_view reason_label(const session_record& r, outcome how) {
     case outcome::relayed:
       break;
   }
-  // The relay's reasons are fixed words already, but for a pipe's errno text.
-  if (r.reason.starts_with("pipe: ")) return "pipe error";
+  // The relay's reasons are fixed words already.
   if (r.reason.empty()) return "eof";
   return r.reason;
 }

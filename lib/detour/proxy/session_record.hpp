@@ -67,9 +67,9 @@ struct session_record {
 std::string_view result_of(outcome how);
 
 // The `reason` as a bounded word, for a metric label: eof, client reset, client error, upstream
-// reset, upstream error, idle timeout, shutdown, admin, no descriptors, pipe error, not
-// redirected, loop, limit, echoed, rejected, or for a failed connect its failure kind ("refused",
-// "timeout", ...). The access log has the full text where there is one (record.reason).
+// reset, upstream error, idle timeout, shutdown, admin, not redirected, loop, limit, echoed,
+// rejected, or for a failed connect its failure kind ("refused", "timeout", "no descriptors",
+// "conntrack full", ...). The access log has the full text where there is one (record.reason).
 std::string_view reason_label(const session_record& record, outcome how);
 
 class worker;

@@ -7,7 +7,7 @@
 #include "detour/proxy/snapshot.hpp"
 #include "detour/proxy/stats.hpp"
 #include "detour/proxy/worker_metrics.hpp"
-#include "detour/relay/pipe_pool.hpp"
+#include "detour/relay/relay_pools.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -27,7 +27,7 @@ namespace detour::proxy {
 
 // One thread, one io_context, its own listening sockets: a connection lives on one worker for
 // life, so nothing on the data path is shared between threads. The worker holds the current config
-// snapshot, its pipe pool and counters, and the list of live sessions, which it sweeps for idle
+// snapshot, its pipe and copy buffer pools and counters, and the list of live sessions, which it sweeps for idle
 // ones and ends at shutdown.
 class worker {
  public:
@@ -62,13 +62,13 @@ class worker {
   bool finished() const { return finished_.load(std::memory_order_acquire); }
   void join();
 
-  relay::pipe_pool& pipes() { return pipes_; }
+  relay::relay_pools& pools() { return pools_; }
+  const relay::relay_pools& pools() const { return pools_; }
   proxy::stats& stats() { return stats_; }
   const proxy::stats& stats() const { return stats_; }
   worker_metrics& metrics() { return metrics_; }
   proxy::admission& admission() { return *admission_; }
   const worker_metrics& metrics() const { return metrics_; }
-  const relay::pipe_pool& pipes() const { return pipes_; }
   // This worker's access log lines; nullptr when the access log is off.
   access_log_batch* access_log() { return access_log_ ? &*access_log_ : nullptr; }
   // Access log lines this worker dropped because the writer could not keep up.
@@ -105,7 +105,7 @@ class worker {
   proxy::admission* admission_ = &own_admission_;
   boost::asio::io_context context_{1};
   listener listener_;
-  relay::pipe_pool pipes_;
+  relay::relay_pools pools_;
   proxy::stats stats_;
   worker_metrics metrics_;
   boost::intrusive::list<session_entry, boost::intrusive::constant_time_size<false>> sessions_;

@@ -17,11 +17,11 @@ namespace detour::proxy {
 // arrays (no map, no allocation, no lock on the data path) and the label set bounded.
 inline constexpr std::string_view result_words[] = {"relayed", "refused", "rejected", "echoed", "connect_failed"};
 inline constexpr std::string_view reason_words[] = {
-    "eof",           "client reset", "client error",   "upstream reset", "upstream error", "idle timeout",
-    "shutdown",      "admin",        "no descriptors", "pipe error",     "not redirected", "loop",
-    "limit",         "echoed",       "rejected",       "timeout",        "refused",        "unreachable",
-    "proxy refused", "proxy error",  "local",          "no local ports", "conntrack full", "cancelled",
-    "error",         "other"};
+    "eof",         "client reset", "client error",   "upstream reset", "upstream error", "idle timeout",
+    "shutdown",    "admin",        "no descriptors", "not redirected", "loop",           "limit",
+    "echoed",      "rejected",     "timeout",        "refused",        "unreachable",    "proxy refused",
+    "proxy error", "local",        "no local ports", "conntrack full", "cancelled",      "error",
+    "other"};
 // The `reason` of detour_connections_refused_total: connections never routed.
 inline constexpr std::string_view refused_words[] = {"not redirected", "loop", "limit"};
 // The `errno` of detour_accept_errors_total.

@@ -15,16 +15,19 @@ constexpr auto splice_flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 // A direction that always has data would otherwise keep the worker to itself; after this many
 // chunks it yields to the other connections on the same thread.
 constexpr int chunks_per_turn = 16;
+// direction::mark of a copy buffer no bytes have arrived in yet: a direction takes its carrier
+// before it knows whether bytes are waiting, and a fallback is counted only once one carried some.
+constexpr std::uint32_t fresh_buffer = UINT32_MAX;
 
 std::error_code errno_code() { return {errno, std::system_category()}; }
 
 }  // namespace
 
-splice_relay::splice_relay(net::socket client, net::socket upstream, pipe_pool& pipes, const std::uint64_t& tick,
+splice_relay::splice_relay(net::socket client, net::socket upstream, relay_pools& pools, const std::uint64_t& tick,
                            byte_counters& live, completion on_finished)
     : client_(std::move(client)),
       upstream_(std::move(upstream)),
-      pipes_(pipes),
+      pools_(pools),
       tick_(tick),
       live_(live),
       last_active_(tick),
@@ -71,13 +74,16 @@ void splice_relay::wait(direction& d, net::socket& s, net::socket::wait_type typ
 void splice_relay::run(direction& d) {
   const int in = source(d).native_handle();
   const int out = sink(d).native_handle();
-  const std::size_t chunk = pipes_.pipe_size() != 0 ? pipes_.pipe_size() : 65536;
   for (int turn = 0; turn < chunks_per_turn; ++turn) {
     if (aborted_) return end(d);
-    if (d.in_pipe > 0) {
-      auto m = ::splice(d.pipe.read_fd, nullptr, out, nullptr, d.in_pipe, splice_flags);
+    if (d.pending > 0) {
+      const bool copying = d.kind == carrier::buffer;
+      // MSG_NOSIGNAL as splice() gets by SIGPIPE being ignored: a reset peer is EPIPE either way.
+      auto m = copying ? ::send(out, d.buffer + d.mark, d.pending, MSG_NOSIGNAL | MSG_DONTWAIT)
+                       : ::splice(d.pipe.read_fd, nullptr, out, nullptr, d.pending, splice_flags);
       if (m > 0) {
-        d.in_pipe -= static_cast<std::size_t>(m);
+        d.pending -= static_cast<std::uint32_t>(m);
+        if (copying) d.mark += static_cast<std::uint32_t>(m);
         d.result.bytes += static_cast<std::uint64_t>(m);
         live(d).add(static_cast<std::uint64_t>(m));
         continue;
@@ -88,17 +94,15 @@ void splice_relay::run(direction& d) {
       d.result.error_on_write = true;
       return end(d);
     }
-    if (d.pipe.read_fd < 0) {
-      d.pipe = pipes_.acquire();
-      if (d.pipe.read_fd < 0) {
-        d.result.error = errno_code();
-        d.result.error_on_pipe = true;
-        return end(d);
-      }
-    }
-    auto n = ::splice(in, nullptr, d.pipe.write_fd, nullptr, chunk, splice_flags);
+    if (d.kind == carrier::none) take_carrier(d);
+    auto n = d.kind == carrier::buffer ? ::recv(in, d.buffer, copy_buffer_pool::buffer_size, MSG_DONTWAIT)
+                                       : ::splice(in, nullptr, d.pipe.write_fd, nullptr, d.mark, splice_flags);
     if (n > 0) {
-      d.in_pipe = static_cast<std::size_t>(n);
+      if (d.kind == carrier::buffer) {
+        if (d.mark == fresh_buffer) pools_.copy_fallbacks.add();
+        d.mark = 0;
+      }
+      d.pending = static_cast<std::uint32_t>(n);
       last_active_ = tick_;
       continue;
     }
@@ -116,27 +120,48 @@ void splice_relay::run(direction& d) {
       d.result.error = errno_code();
       return end(d);
     }
-    // Nothing to move: hand the empty pipe back so that an idle connection holds none.
-    pipes_.release(d.pipe);
-    d.pipe = {};
+    // Nothing to move: hand the empty pipe or buffer back so that an idle connection holds none,
+    // and a direction that had to copy tries for a pipe again next time.
+    release_carrier(d);
     return wait(d, source(d), net::socket::wait_read);
   }
   boost::asio::post(client_.get_executor(), [this, &d] { run(d); });
+}
+
+void splice_relay::take_carrier(direction& d) {
+  const auto p = pools_.pipes.acquire();
+  if (p.read_fd >= 0) {
+    d.kind = carrier::pipe;
+    d.pipe = {p.read_fd, p.write_fd};
+    d.mark = p.size;
+    return;
+  }
+  d.kind = carrier::buffer;
+  d.buffer = pools_.buffers.acquire();
+  d.mark = fresh_buffer;
+}
+
+void splice_relay::release_carrier(direction& d) {
+  if (d.kind == carrier::buffer) {
+    pools_.buffers.release(d.buffer);
+  } else if (d.kind == carrier::pipe) {
+    const pipe_fds p{d.pipe.read_fd, d.pipe.write_fd, d.mark};
+    if (d.pending > 0) {
+      pools_.pipes.discard(p);  // holds bytes for a connection that is gone
+    } else {
+      pools_.pipes.release(p);
+    }
+  }
+  d.kind = carrier::none;
+  d.buffer = nullptr;
+  d.pending = 0;
 }
 
 void splice_relay::end(direction& d) {
   const auto& other = opposite(d);
   if (!other.done) up_ended_first_ = &d == &up_;
   d.done = true;
-  if (d.pipe.read_fd >= 0) {
-    if (d.in_pipe > 0) {
-      pipes_.discard(d.pipe);  // holds bytes for a connection that is gone
-    } else {
-      pipes_.release(d.pipe);
-    }
-    d.pipe = {};
-    d.in_pipe = 0;
-  }
+  release_carrier(d);
   if (!d.result.eof) abort();
   if (up_.done && down_.done) {
     // The owner may destroy this relay, and with it on_finished_, from inside the call.
