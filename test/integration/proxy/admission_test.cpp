@@ -29,7 +29,12 @@ struct limited_proxy {
   explicit limited_proxy(std::string_view limits) : port(setup()), detourd(config(limits)) {}
 
   static std::uint16_t setup() {
-    const auto p = enter_redirected_netns();
+    // As enter_redirected_netns(), but the admin endpoint on 127.0.0.1 is not redirected: the test
+    // reads /metrics while detourd is at its limit, which would refuse the scrape too.
+    enter_new_netns();
+    add_local_address("10.77.0.2/32");
+    const auto p = free_port();
+    redirect_output(p, {.skip_destinations = {"127.0.0.1"}});
     for (const auto* a : {"fd77::2/128", "fd77:1:2::10/128", "fd77:1:2::20/128", "fd77:1:3::10/128"})
       add_local_address(a);
     for (const auto* a : {"10.77.0.3/32", "10.77.0.4/32"}) add_local_address(a);

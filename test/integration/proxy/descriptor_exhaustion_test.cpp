@@ -23,14 +23,17 @@ namespace http = boost::beast::http;
 namespace {
 
 // detourd in direct mode with one worker, its admin endpoint and an access log, started by
-// `launcher` (prlimit, for a descriptor limit of its own).
+// `launcher` (prlimit, for a descriptor limit of its own). max_connections is set far above what
+// the descriptors allow: `auto` would refuse connections before the descriptors run out, and these
+// tests are about what happens when they do.
 struct limited_detourd {
   explicit limited_detourd(const std::vector<std::string>& launcher = {})
       : port(enter_redirected_netns()),
         admin_port(free_port()),
         detourd(test_config(port, "direct",
-                            fmt::format("admin:\n  listen: 127.0.0.1:{}\naccess_log: {{path: {}}}\n", admin_port,
-                                        (dir.path() / "access.log").string())),
+                            fmt::format("admin:\n  listen: 127.0.0.1:{}\naccess_log: {{path: {}}}\n"
+                                        "limits: {{max_connections: 1000000}}\n",
+                                        admin_port, (dir.path() / "access.log").string())),
                 {"--workers", "1"}, 20s, launcher) {}
 
   metric_samples scrape() const {
