@@ -3,11 +3,15 @@
 # through HeaderFilterRegex, the lib/ headers they include), one process per core.
 #   scripts/tidy.sh [BUILD_DIR]   BUILD_DIR holds compile_commands.json (default ./build, the release
 #                                 build of scripts/build.sh)
+#   scripts/tidy.sh BUILD_DIR FILE...   only these sources (paths relative to the repo), e.g. the
+#                                 files a branch changed: git diff --name-only main -- lib daemon
 # Prints each finding once, even when a header is seen by several translation units; exits 1 if
 # there is any finding or a file fails to parse.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
+(($#)) && shift
+only=("$@")
 clang_tidy=clang-tidy-14
 command -v "$clang_tidy" >/dev/null || {
   echo "tidy.sh: $clang_tidy is needed (scripts/install-deps.sh installs it)" >&2
@@ -58,6 +62,10 @@ start=$(date +%s)
 python3 -c 'import json, os, sys
 files = [e["file"] for e in json.load(open(sys.argv[1]))]
 print("\n".join(sorted(files, key=lambda f: (-os.path.getsize(f), f))))' "$work/compile_commands.json" >"$work/files"
+if ((${#only[@]})); then
+  printf '%s\n' "${only[@]/#/$root/}" | grep -Fx -f - "$work/files" >"$work/only" || true
+  mv "$work/only" "$work/files"
+fi
 xargs -d '\n' -P "$(nproc)" -n 1 bash -c 'tidy_one "$1"' _ <"$work/files"
 
 # A diagnostic is its "file:line:col: warning|error:" line plus the notes, source excerpts and fix-it

@@ -22,10 +22,21 @@ std::string with_suppressed(std::string_view text, std::uint64_t suppressed) {
   return fmt::format("{} ({} more suppressed)", text, suppressed);
 }
 
+namespace {
+
+std::optional<std::uint64_t> admit(exhausted what) {
+  static std::array<warning_limiter, exhausted_kinds> limiters;
+  return limiters.at(static_cast<std::size_t>(what)).admit(warning_limiter::clock::now());
+}
+
+}  // namespace
+
 void warn_exhausted(exhausted what, std::string_view text) {
-  static std::array<warning_limiter, 4> limiters;
-  auto admitted = limiters.at(static_cast<std::size_t>(what)).admit(warning_limiter::clock::now());
-  if (admitted) spdlog::warn("{}", with_suppressed(text, *admitted));
+  if (auto admitted = admit(what)) spdlog::warn("{}", with_suppressed(text, *admitted));
+}
+
+void warn_exhausted(exhausted what, const std::function<std::string()>& describe) {
+  if (auto admitted = admit(what)) spdlog::warn("{}", with_suppressed(describe(), *admitted));
 }
 
 }  // namespace detour::net

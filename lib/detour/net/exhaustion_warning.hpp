@@ -1,6 +1,8 @@
 #pragma once
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -28,11 +30,15 @@ class warning_limiter {
 
 // What runs out. Each has a limiter of its own, so a flood of one never hides the first sign of
 // another.
-enum class exhausted { descriptors, ports, conntrack, memory };
+enum class exhausted { descriptors, ports, conntrack, memory, pipes };
+inline constexpr std::size_t exhausted_kinds = 5;
 
 // Logs `text` as a warning, at most once a second per resource, process-wide; a line after
 // suppressed ones ends in "(N more suppressed)".
 void warn_exhausted(exhausted what, std::string_view text);
+// The same, for a text that costs something to make (a read of /proc): `describe` runs only when
+// the line is written.
+void warn_exhausted(exhausted what, const std::function<std::string()>& describe);
 
 // `text` with the suppressed count appended when there is one.
 std::string with_suppressed(std::string_view text, std::uint64_t suppressed);

@@ -1,14 +1,12 @@
 #include "detour/relay/pipe_shortage.hpp"
 
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
+#include "detour/net/exhaustion_warning.hpp"
 
-#include <atomic>
+#include <fmt/format.h>
+
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <fstream>
-#include <limits>
 
 namespace detour::relay {
 
@@ -50,14 +48,7 @@ std::string describe_pipe_shortage(pipe_shortage kind, int error, std::size_t wa
 }
 
 void warn_pipe_shortage(pipe_shortage kind, int error, std::size_t wanted, std::size_t got) {
-  static std::atomic<std::int64_t> last_warned{std::numeric_limits<std::int64_t>::min()};
-  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  auto last = last_warned.load(std::memory_order_relaxed);
-  constexpr auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::seconds(1));
-  if (last != std::numeric_limits<std::int64_t>::min() && now - last < period.count()) return;
-  // Workers race here only when both hit a shortage in the same second; one of them wins.
-  if (!last_warned.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
-  spdlog::warn("{}", describe_pipe_shortage(kind, error, wanted, got));
+  net::warn_exhausted(net::exhausted::pipes, [&] { return describe_pipe_shortage(kind, error, wanted, got); });
 }
 
 }  // namespace detour::relay
