@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace detour::net {
 
@@ -22,9 +23,11 @@ struct conntrack_usage {
   std::string to_string() const;
 };
 
-inline const std::filesystem::path conntrack_directory = "/proc/sys/net/netfilter";
+// A string, not a path: a static path could throw before main.
+inline constexpr std::string_view conntrack_directory = "/proc/sys/net/netfilter";
 
 // nf_conntrack_count and nf_conntrack_max in `directory`; nullopt when conntrack is not loaded.
-std::optional<conntrack_usage> read_conntrack_usage(const std::filesystem::path& directory = conntrack_directory);
+std::optional<conntrack_usage> read_conntrack_usage(
+    const std::filesystem::path& directory = std::filesystem::path(conntrack_directory));
 
 }  // namespace detour::net

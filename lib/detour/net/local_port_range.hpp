@@ -21,11 +21,13 @@ struct local_port_range {
   friend bool operator==(const local_port_range&, const local_port_range&) = default;
 };
 
-inline const std::filesystem::path local_port_range_file = "/proc/sys/net/ipv4/ip_local_port_range";
+// A string, not a path: a static path could throw before main.
+inline constexpr std::string_view local_port_range_file = "/proc/sys/net/ipv4/ip_local_port_range";
 
 // "32768\t60999\n" as the kernel writes it; nullopt for anything else.
 std::optional<local_port_range> parse_local_port_range(std::string_view text);
 // The file's range; nullopt when it cannot be read.
-std::optional<local_port_range> read_local_port_range(const std::filesystem::path& file = local_port_range_file);
+std::optional<local_port_range> read_local_port_range(
+    const std::filesystem::path& file = std::filesystem::path(local_port_range_file));
 
 }  // namespace detour::net

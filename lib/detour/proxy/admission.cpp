@@ -86,7 +86,7 @@ std::string to_string(const source_key& k, unsigned ipv6_prefix) {
 }
 
 admission_ticket::admission_ticket(admission_ticket&& other) noexcept
-    : owner_(std::exchange(other.owner_, nullptr)), source_(std::move(other.source_)) {
+    : owner_(std::exchange(other.owner_, nullptr)), source_(other.source_) {
   other.source_.reset();
 }
 
@@ -94,7 +94,7 @@ admission_ticket& admission_ticket::operator=(admission_ticket&& other) noexcept
   if (this != &other) {
     release();
     owner_ = std::exchange(other.owner_, nullptr);
-    source_ = std::move(other.source_);
+    source_ = other.source_;
     other.source_.reset();
   }
   return *this;

@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include <cerrno>
-#include <cstring>
 #include <fstream>
+#include <system_error>
 
 namespace detour::relay {
 
@@ -26,7 +26,7 @@ std::string kib(std::size_t bytes) { return fmt::format("{} KiB", bytes / 1024);
 }  // namespace
 
 std::string describe_pipe_shortage(pipe_shortage kind, int error, std::size_t wanted, std::size_t got) {
-  const char* reason = std::strerror(error);
+  const std::string reason = std::error_code(error, std::generic_category()).message();
   if (kind == pipe_shortage::no_pipe) {
     // pipe2() says ENFILE both when the system is out of files and when the user is over the hard
     // limit on pipe pages; naming the sysctl lets the reader tell which.
