@@ -119,7 +119,7 @@ const auto any4 = at("10.77.0.3", 0);
 TEST_CASE("over max_connections a connection is reset at once while the held ones keep relaying", "[admission]") {
   limited_proxy p("  max_connections: 3\n");
   const auto to = p.peer4.local_endpoint();
-  CHECK(p.detourd.log().find("detourd: max_connections 3, max_connections_per_source off") != std::string::npos);
+  CHECK(p.detourd.wait_for_log("detourd: max_connections 3, max_connections_per_source off"));
   std::vector<socket_fd> held;
   for (int i = 0; i < 3; ++i) held.push_back(held_from(any4, to));
   CHECK(reset_at_once(any4, to));
