@@ -69,7 +69,7 @@ void decide(benchmark::State& state) {
   ip::tcp::endpoint source(ip::make_address("192.168.1.10"), 40000);
   std::size_t i = 0;
   for (auto _ : state) {
-    auto d = router.decide(source, destinations[i++ & 4095]);
+    auto d = router.decide({source, destinations[i++ & 4095]});
     benchmark::DoNotOptimize(d);
   }
   state.SetLabel(fmt::format("{} rules, {} prefixes", router.rule_count(), prefix_count));

@@ -202,7 +202,7 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
   }
 
   const auto& router = record.snapshot->router;
-  const auto& decision = record.decision.emplace(router.decide(record.source, original));
+  const auto& decision = record.decision.emplace(router.decide({record.source, original}));
   owner.metrics().route(*record.snapshot, decision).active.add();  // finish() takes it back
   switch (decision.action.kind) {
     case route_kind::reject:
