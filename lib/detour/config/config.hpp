@@ -39,6 +39,9 @@ struct outbound_capture {
 // Connections arriving from other hosts, containers or namespaces (nat prerouting hook).
 struct inbound_capture {
   bool enabled = false;
+  // The listener prerouting captures are redirected to, as istio's 15006 beside its 15001; 0: the
+  // same as config::port, and the hook then tells the directions apart.
+  std::uint16_t port = 0;
   std::vector<std::string> interfaces;  // empty: every interface
   std::vector<net::cidr> sources;
   std::vector<net::cidr> exclude_sources;
@@ -70,6 +73,12 @@ struct intercept_config {
   inbound_capture inbound;
   friend bool operator==(const intercept_config&, const intercept_config&) = default;
 };
+
+// Which way a captured connection goes: made on this host (nat output) or arriving from another
+// host, container or namespace (nat prerouting).
+enum class traffic_direction : std::uint8_t { outbound, inbound };
+
+std::string_view to_string(traffic_direction d);
 
 enum class upstream_kind { socks5, http };
 
@@ -174,6 +183,8 @@ struct config {
 
   // What a connection that matches no route gets.
   route_action default_action() const;
+  // Where prerouting captures go: intercept.inbound.port, or `port` when that is 0.
+  std::uint16_t inbound_port() const { return intercept.inbound.port != 0 ? intercept.inbound.port : port; }
   // Whole-config equality: to_yaml's output must read back into the config it came from.
   friend bool operator==(const config&, const config&) = default;
 };

@@ -67,6 +67,7 @@ void emit_intercept(YAML::Emitter& out, const intercept_config& in) {
   const auto& i = in.inbound;
   out << YAML::Key << "inbound" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "enabled" << YAML::Value << i.enabled;
+  if (i.port != 0) out << YAML::Key << "port" << YAML::Value << i.port;
   emit_list(out, "interfaces", i.interfaces);
   emit_list(out, "sources", i.sources);
   emit_list(out, "exclude_sources", i.exclude_sources);

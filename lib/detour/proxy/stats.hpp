@@ -13,6 +13,7 @@ using metrics::counter;
 // by the stop line or by the sum over workers.
 #define DETOUR_PROXY_COUNTERS(X)                                                             \
   X(accepted)            /* connections accepted */                                          \
+  X(accepted_inbound)    /* of those, captured in prerouting (the rest in output) */         \
   X(relayed)             /* reached their destination (directly or upstream) and relayed */  \
   X(not_redirected)      /* made to our port directly, or without an original destination */ \
   X(loops)               /* original destination was one of our own listeners */             \

@@ -36,6 +36,7 @@ intercept:
     exclude_interfaces: [docker0]
   inbound:
     enabled: true
+    port: 15006
     interfaces: [eth0, br-lan]
     sources: [192.168.0.0/16]
     exclude_sources: [192.168.9.0/24]
