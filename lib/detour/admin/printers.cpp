@@ -104,9 +104,9 @@ void print_connections(const boost::json::object& connections, std::ostream& out
     const auto& c = item.as_object();
     // A detourd older than the direction and name fields shows "-" there rather than failing.
     auto optional_text = [&c](std::string_view key) { return c.contains(key) ? text(c, key) : std::string("-"); };
-    rows.push_back({count(c, "id"), text(c, "state"), direction_word(optional_text("direction")),
-                    text(c, "source"), text(c, "original_dst"), optional_text("server_name"), text(c, "route"),
-                    text(c, "upstream"), human_bytes(number(c, "bytes_up")), human_bytes(number(c, "bytes_down")),
+    rows.push_back({count(c, "id"), text(c, "state"), direction_word(optional_text("direction")), text(c, "source"),
+                    text(c, "original_dst"), optional_text("server_name"), text(c, "route"), text(c, "upstream"),
+                    human_bytes(number(c, "bytes_up")), human_bytes(number(c, "bytes_down")),
                     human_duration(number(c, "age_seconds")), human_duration(number(c, "idle_seconds"))});
   }
   print_table(rows, out);

@@ -33,9 +33,7 @@ std::string_view to_string(mode m) {
 
 std::string_view to_string(failure_policy p) { return p == failure_policy::closed ? "closed" : "open"; }
 
-std::string_view to_string(traffic_direction d) {
-  return d == traffic_direction::inbound ? "inbound" : "outbound";
-}
+std::string_view to_string(traffic_direction d) { return d == traffic_direction::inbound ? "inbound" : "outbound"; }
 
 std::string_view to_string(upstream_kind k) {
   switch (k) {

@@ -11,8 +11,8 @@ struct echo_facts {
   boost::asio::ip::tcp::endpoint source;
   boost::asio::ip::tcp::endpoint destination;  // the address the connection reached: detourd's listener
   boost::asio::ip::tcp::endpoint original;
-  std::string_view route;   // the name of the route that matched
-  std::string_view action;  // what it does: "echo json"
+  std::string_view route;        // the name of the route that matched
+  std::string_view action;       // what it does: "echo json"
   std::string_view direction;    // "outbound" or "inbound"
   std::string_view server_name;  // sniffed; empty: none
   std::string_view name_from;    // "sni", "sni_ech_outer", "host"

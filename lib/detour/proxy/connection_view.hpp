@@ -21,9 +21,9 @@ struct connection_view {
   traffic_direction direction = traffic_direction::outbound;
   std::string server_name;     // sniffed; empty: none
   std::string_view name_from;  // "sni", "sni_ech_outer", "host" (static strings); empty: none
-  std::string route;     // the route's name
-  std::string action;    // direct, upstream
-  std::string upstream;  // the upstream's name; empty when direct
+  std::string route;           // the route's name
+  std::string action;          // direct, upstream
+  std::string upstream;        // the upstream's name; empty when direct
   std::optional<boost::asio::ip::tcp::endpoint> server;
   std::uint64_t bytes_up = 0;
   std::uint64_t bytes_down = 0;

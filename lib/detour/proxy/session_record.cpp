@@ -182,7 +182,8 @@ void finish(const session_record& r, outcome how, worker& owner) {
                    r.decision ? " (" + route() + ")" : std::string());
       return;
     case outcome::connect_failed:
-      spdlog::info("session: [{} -> {}]{} {} connect failed: {} {:.3f}s", source, destination, tags, r.via, r.reason, lifetime);
+      spdlog::info("session: [{} -> {}]{} {} connect failed: {} {:.3f}s", source, destination, tags, r.via, r.reason,
+                   lifetime);
       return;
     case outcome::early_data_failed:
       spdlog::info(

@@ -59,14 +59,16 @@ TEST_CASE("the status summary says when detourd is not ready and its rules are n
 }
 
 TEST_CASE("the connections table has one aligned line per connection, a dash for no upstream", "[admin]") {
-  CHECK(
-      table_of(connections_json) ==
-      "ID       STATE       DIR  SOURCE               ORIGINAL DST       NAME             ROUTE    UPSTREAM  UP    DOWN   "
-      "  AGE    IDLE\n"
-      "17       relaying    out  10.0.0.2:40000       10.0.0.3:80        www.example.com  corp     corp      10 B  2.0 KiB"
-      "  2m05s  0.2s\n"
-      "1234567  connecting  in   [2001:db8::2]:50000  [2001:db8::3]:443  -                route 2  -         0 B   0 B    "
-      "  2h03m  2h03m\n");
+  CHECK(table_of(connections_json) ==
+        "ID       STATE       DIR  SOURCE               ORIGINAL DST       NAME             ROUTE    UPSTREAM  UP    "
+        "DOWN   "
+        "  AGE    IDLE\n"
+        "17       relaying    out  10.0.0.2:40000       10.0.0.3:80        www.example.com  corp     corp      10 B  "
+        "2.0 KiB"
+        "  2m05s  0.2s\n"
+        "1234567  connecting  in   [2001:db8::2]:50000  [2001:db8::3]:443  -                route 2  -         0 B   0 "
+        "B    "
+        "  2h03m  2h03m\n");
 }
 
 TEST_CASE("the connections table of a detourd without direction and name fields shows dashes there", "[admin]") {

@@ -30,8 +30,8 @@ TEST_CASE("the json echo shows the direction and the sniffed name with where it 
 }
 
 TEST_CASE("the json echo escapes what JSON needs escaped", "[echo]") {
-  auto line = detour::echo::echo_json(
-      {ep("10.0.0.5", 1), ep("10.0.0.1", 2), ep("10.0.0.2", 3), "a\"b\\c\n\x01", "upstream \xc3\xa9", "outbound", "", ""});
+  auto line = detour::echo::echo_json({ep("10.0.0.5", 1), ep("10.0.0.1", 2), ep("10.0.0.2", 3), "a\"b\\c\n\x01",
+                                       "upstream \xc3\xa9", "outbound", "", ""});
   REQUIRE(line.ends_with("}\n"));
   CHECK(line.find('\n') == line.size() - 1);
   auto parsed = boost::json::parse(line).as_object();

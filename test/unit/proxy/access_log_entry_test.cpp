@@ -175,8 +175,7 @@ TEST_CASE("an access log entry's time is UTC with milliseconds, zero-padded", "[
   CHECK(json::parse(line).at("time") == "2027-01-09T00:00:00.005Z");
 }
 
-TEST_CASE("an access log entry has the direction and the sniffed name with where it came from",
-          "[proxy][access_log]") {
+TEST_CASE("an access log entry has the direction and the sniffed name with where it came from", "[proxy][access_log]") {
   auto r = routed(84);
   r.direction = detour::traffic_direction::inbound;
   r.server_name = "www.example.com";

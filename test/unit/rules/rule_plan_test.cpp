@@ -289,9 +289,10 @@ TEST_CASE("both directions together give two chains in one table", "[rules]") {
             "\t\tmeta l4proto tcp counter redirect to :15001 comment \"redirect\"\n\t}\n}\n") != std::string::npos);
 }
 
-TEST_CASE("an inbound port of its own gets the prerouting redirect, and both listener ports are excluded in both "
-          "chains",
-          "[rules]") {
+TEST_CASE(
+    "an inbound port of its own gets the prerouting redirect, and both listener ports are excluded in both "
+    "chains",
+    "[rules]") {
   auto plan = make_plan(
       parse_config("intercept: {inbound: {enabled: true, port: 15006}}\nadmin: {listen: off}\n", "test.yaml"), 0);
   auto text = render_nft(plan);
