@@ -80,9 +80,24 @@ enum class traffic_direction : std::uint8_t { outbound, inbound };
 
 std::string_view to_string(traffic_direction d);
 
-enum class upstream_kind { socks5, http };
+// forward: no proxy handshake; the connection goes to the upstream's server and the stream is
+// relayed as is, after a PROXY protocol header when one is configured (the only place the original
+// destination then travels).
+enum class upstream_kind { socks5, http, forward };
 
 std::string_view to_string(upstream_kind k);
+
+// The PROXY protocol header (HAProxy's specification) sent ahead of the client's bytes: none, the
+// text line of version 1, or the binary header of version 2.
+enum class proxy_protocol_version { none, v1, v2 };
+
+std::string_view to_string(proxy_protocol_version v);  // "none", "v1", "v2"
+
+// What an upstream is asked to connect to: local, the original destination's address; remote, the
+// sniffed name when there is one (SOCKS5 ATYP 3, HTTP CONNECT host:port), so the proxy resolves it.
+enum class name_resolution { local, remote };
+
+std::string_view to_string(name_resolution r);  // "local", "remote"
 
 // A proxy server detourd connects through (section `upstreams`). Its servers are tried in order:
 // the next one only when the previous cannot be reached or drops the connection before answering.
@@ -97,6 +112,8 @@ struct upstream_config {
   // Bounds everything from the first TCP connect to the end of the handshake; a server that does
   // not answer gets only its share of it, so it cannot starve the servers after it.
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+  name_resolution resolve = name_resolution::local;                      // socks5 and http only
+  proxy_protocol_version proxy_protocol = proxy_protocol_version::none;  // forward only
   friend bool operator==(const upstream_config&, const upstream_config&) = default;
 };
 
@@ -107,6 +124,8 @@ std::string_view to_string(route_kind k);
 struct route_action {
   route_kind kind = route_kind::direct;
   std::size_t upstream = 0;  // index into config::upstreams, for route_kind::upstream only
+  // route_kind::direct only: the header sent to the original destination ahead of the client's bytes.
+  proxy_protocol_version proxy_protocol = proxy_protocol_version::none;
   friend bool operator==(const route_action&, const route_action&) = default;
 };
 

@@ -13,6 +13,7 @@
 #include "detour/rules/capture_self_test.hpp"
 #include "detour/upstream/connector.hpp"
 #include "detour/upstream/proxy_connector.hpp"
+#include "detour/upstream/proxy_header.hpp"
 #include "detour/upstream/resource_failure.hpp"
 
 #include <fmt/format.h>
@@ -112,9 +113,9 @@ void warn_exhausted(upstream::failure_kind kind, const session_record& record,
 }
 
 // Connects to the original destination, directly or through the route's upstream, bounded by the
-// connect timeout and cancellable by shutdown. Without a socket in the outcome, record.reason says
-// why.
-asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_record& record) {
+// connect timeout and cancellable by shutdown, and sends the PROXY header the route asks for.
+// Without a socket in the outcome, record.reason says why.
+asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_record& record, net::socket& client) {
   const auto& cfg = record.snapshot->cfg;
   const auto& action = record.decision->action;
   connecting_entry connecting(owner, record);
@@ -127,6 +128,17 @@ asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_
   } else {
     outcome =
         co_await upstream::connect_direct(*record.original, {cfg.mark, cfg.connect_timeout, connecting.cancellation()});
+  }
+  if (outcome.socket && connecting.reason() == nullptr) {
+    // No name is known yet (nothing is sniffed): the authority TLV stays out.
+    auto sent = upstream::send_proxy_header(*outcome.socket, client, upstream::proxy_protocol_of(cfg, action),
+                                            record.source, *record.original, {}, record.id);
+    if (sent.failed()) {
+      net::reset(*outcome.socket);
+      outcome.socket.reset();
+      outcome.failure = std::move(sent.text);
+      outcome.kind = sent.kind;
+    }
   }
   record.via = std::move(outcome.via);
   record.server = outcome.server;
@@ -230,7 +242,7 @@ asio::awaitable<void> run_session(net::socket client, std::optional<traffic_dire
       break;
   }
 
-  auto connected = co_await open_upstream(owner, record);
+  auto connected = co_await open_upstream(owner, record, client);
   if (!connected.socket) {
     finish(record, outcome::connect_failed, owner);
     net::reset(client);
