@@ -130,9 +130,9 @@ asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_
         co_await upstream::connect_direct(*record.original, {cfg.mark, cfg.connect_timeout, connecting.cancellation()});
   }
   if (outcome.socket && connecting.reason() == nullptr) {
-    // No name is known yet (nothing is sniffed): the authority TLV stays out.
+    // The sniffed name, when there is one, goes in v2's authority TLV; empty, the TLV stays out.
     auto sent = upstream::send_proxy_header(*outcome.socket, client, upstream::proxy_protocol_of(cfg, action),
-                                            record.source, *record.original, {}, record.id);
+                                            record.source, *record.original, record.server_name, record.id);
     if (sent.failed()) {
       net::reset(*outcome.socket);
       outcome.socket.reset();
