@@ -73,6 +73,7 @@ void emit_intercept(YAML::Emitter& out, const intercept_config& in) {
   const auto& i = in.inbound;
   out << YAML::Key << "inbound" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "enabled" << YAML::Value << i.enabled;
+  if (i.port != 0) out << YAML::Key << "port" << YAML::Value << i.port;
   emit_list(out, "interfaces", i.interfaces);
   emit_list(out, "sources", i.sources);
   emit_list(out, "exclude_sources", i.exclude_sources);
@@ -96,6 +97,14 @@ void emit_upstreams(YAML::Emitter& out, const std::vector<upstream_config>& upst
       out << YAML::Key << "password" << YAML::Value << YAML::DoubleQuoted << std::string(redacted_password);
     }
     out << YAML::Key << "connect_timeout" << YAML::Value << duration_text(u.connect_timeout);
+    // The reader refuses each key on the kinds it does not apply to.
+    if (u.kind == upstream_kind::forward) {
+      if (u.proxy_protocol != proxy_protocol_version::none) {
+        out << YAML::Key << "proxy_protocol" << YAML::Value << std::string(to_string(u.proxy_protocol));
+      }
+    } else {
+      out << YAML::Key << "resolve" << YAML::Value << std::string(to_string(u.resolve));
+    }
     out << YAML::EndMap;
   }
   out << YAML::EndMap;
@@ -111,6 +120,13 @@ void emit_action(YAML::Emitter& out, const route_action& action, const std::vect
       out << YAML::Flow << YAML::BeginMap << YAML::Key << "echo" << YAML::Value << "json" << YAML::EndMap;
       return;
     case route_kind::direct:
+      if (action.proxy_protocol != proxy_protocol_version::none) {
+        out << YAML::Flow << YAML::BeginMap << YAML::Key << "direct" << YAML::Value << YAML::BeginMap << YAML::Key
+            << "proxy_protocol" << YAML::Value << std::string(to_string(action.proxy_protocol)) << YAML::EndMap
+            << YAML::EndMap;
+        return;
+      }
+      [[fallthrough]];
     case route_kind::echo:
     case route_kind::reject:
       out << std::string(to_string(action.kind));

@@ -2,6 +2,7 @@
 
 #include "detour/config/config_limits.hpp"
 #include "detour/config/list_file_reader.hpp"
+#include "detour/config/upstreams_section.hpp"
 #include "detour/config/yaml_reader.hpp"
 
 #include <fmt/format.h>
@@ -9,7 +10,21 @@
 namespace detour::config_detail {
 namespace {
 
-constexpr std::string_view expected_action = "expected direct, echo, reject, {upstream: NAME} or {echo: json}";
+constexpr std::string_view expected_action =
+    "expected direct, echo, reject, {upstream: NAME}, {echo: json} or {direct: {proxy_protocol: v1|v2}}";
+
+// `{direct: {proxy_protocol: v1}}`: a direct connection that tells the destination who the client
+// was. An empty mapping is plain direct.
+route_action read_direct(std::string_view source, const YAML::Node& node, const std::string& key) {
+  route_action out{route_kind::direct, 0};
+  if (!node.IsMap()) fail(source, node.Mark(), key, "expected {proxy_protocol: v1|v2}");
+  mapping m(source, node, key);
+  if (auto v = m.take("proxy_protocol")) {
+    out.proxy_protocol = read_proxy_protocol(source, *v, m.key_path("proxy_protocol"));
+  }
+  m.finish();
+  return out;
+}
 
 route_action read_action(std::string_view source, const YAML::Node& node, const std::string& key,
                          const std::vector<upstream_config>& upstreams) {
@@ -41,6 +56,7 @@ route_action read_action(std::string_view source, const YAML::Node& node, const 
     if (format == "line") return {route_kind::echo, 0};
     fail(source, v->Mark(), m.key_path("echo"), fmt::format("expected line or json, got \"{}\"", format));
   }
+  if (auto v = m.take("direct")) return read_direct(source, *v, m.key_path("direct"));
   m.finish();
   fail(source, node.Mark(), key, expected_action);
 }
