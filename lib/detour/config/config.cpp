@@ -77,8 +77,6 @@ std::string_view to_string(route_kind k) {
   return "?";
 }
 
-std::string_view to_string(traffic_direction d) { return d == traffic_direction::inbound ? "inbound" : "outbound"; }
-
 route_action config::default_action() const {
   if (default_route) return *default_route;
   switch (mode) {

@@ -130,12 +130,6 @@ struct route_action {
   friend bool operator==(const route_action&, const route_action&) = default;
 };
 
-// Which way a connection crosses this host: outbound ones were made on it (nat output hook),
-// inbound ones arrive from other hosts, containers or namespaces (nat prerouting hook).
-enum class traffic_direction : std::uint8_t { outbound, inbound };
-
-std::string_view to_string(traffic_direction d);
-
 // A list a route reads from a file of its own (`hosts_file`, `destinations_file`): the path, which
 // to_yaml writes back rather than the entries, and what the file held when the config was read.
 template <typename T>

@@ -23,7 +23,7 @@ inline constexpr std::size_t lookahead_bytes = 1u << 20;
 
 // Each destinations, sources, hosts ... list, and each hosts_file or destinations_file.
 inline constexpr std::size_t address_entries = 1'000'000;
-inline constexpr std::size_t list_entries = 65'536;        // ports, uids, gids, interfaces, servers
+inline constexpr std::size_t list_entries = 65'536;  // ports, uids, gids, interfaces, servers
 inline constexpr std::size_t routes = 10'000;
 inline constexpr std::size_t upstreams = 1'000;
 

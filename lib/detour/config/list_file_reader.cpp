@@ -24,11 +24,13 @@ void for_each_list_line(std::string_view text, const std::function<void(std::siz
 
 void check_list_file_entries(const std::string& path, std::size_t line, std::size_t count) {
   if (count > config_limits::address_entries) {
-    throw config_error(
-        fmt::format("{}:{}: entry {}, over the limit of {} entries", path, line, count, config_limits::address_entries));
+    throw config_error(fmt::format("{}:{}: entry {}, over the limit of {} entries", path, line, count,
+                                   config_limits::address_entries));
   }
 }
 
-std::string read_list_file_text(const std::string& path) { return read_bounded_file(path, config_limits::list_file_bytes); }
+std::string read_list_file_text(const std::string& path) {
+  return read_bounded_file(path, config_limits::list_file_bytes);
+}
 
 }  // namespace detour::config_detail

@@ -157,7 +157,9 @@ void read_routes(std::string_view source, const YAML::Node& node, const std::vec
   for (const auto& item : node) {
     auto key = fmt::format("routes[{}]", index++);
     if (default_route) fail(source, item.Mark(), key, "comes after default:, which must be the last entry");
-    if (!item.IsMap()) fail(source, item.Mark(), key, "expected a rule (conditions such as destinations, ports or hosts, and an action)");
+    if (!item.IsMap())
+      fail(source, item.Mark(), key,
+           "expected a rule (conditions such as destinations, ports or hosts, and an action)");
     mapping m(source, item, key);
     if (auto v = m.take("default")) {
       default_route = read_action(source, *v, m.key_path("default"), upstreams);
@@ -172,7 +174,8 @@ void read_routes(std::string_view source, const YAML::Node& node, const std::vec
       auto v = m.take(name);
       if (!v) return;
       field = reader(source, *v, m.key_path(name));
-      if (field.empty()) fail(source, v->Mark(), m.key_path(name), fmt::format("is empty; leave it out to match {}", every));
+      if (field.empty())
+        fail(source, v->Mark(), m.key_path(name), fmt::format("is empty; leave it out to match {}", every));
       has_match = true;
     };
     auto read_file = [&]<typename T>(std::string_view name, list_file<T>& field, std::string_view entry_name,
@@ -201,7 +204,8 @@ void read_routes(std::string_view source, const YAML::Node& node, const std::vec
     if (!action) fail(source, item.Mark(), key, "needs action");
     rule.action = read_action(source, *action, m.key_path("action"), upstreams);
     if (!has_match) {
-      fail(source, item.Mark(), key, "needs at least one of destinations, destinations_file, ports, sources, hosts, hosts_file, direction (a "
+      fail(source, item.Mark(), key,
+           "needs at least one of destinations, destinations_file, ports, sources, hosts, hosts_file, direction (a "
            "catch-all is default:)");
     }
     out.push_back(std::move(rule));

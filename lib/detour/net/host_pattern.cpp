@@ -10,9 +10,7 @@ constexpr std::size_t max_label = 63;
 constexpr std::string_view keyword_prefix = "keyword:";
 constexpr std::string_view suffix_prefix = "*.";
 
-bool name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
+bool name_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'; }
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -73,8 +71,8 @@ bool host_pattern::matches(std::string_view name) const {
     case kind::exact:
       return name == text;
     case kind::suffix:
-      return name == text || (name.size() > text.size() && name.ends_with(text) &&
-                              name[name.size() - text.size() - 1] == '.');
+      return name == text ||
+             (name.size() > text.size() && name.ends_with(text) && name[name.size() - text.size() - 1] == '.');
     case kind::keyword:
       return name.find(text) != std::string_view::npos;
   }
@@ -119,7 +117,8 @@ std::optional<host_pattern> parse_host_pattern(std::string_view text, std::strin
         if (!after.empty() && after.find_first_not_of("0123456789") == std::string_view::npos) {
           problem = "a port is not part of a host pattern";
         } else {
-          problem = fmt::format("unknown kind \"{}:\"; expected NAME, *.NAME or keyword:TEXT", shown(rest.substr(0, colon)));
+          problem =
+              fmt::format("unknown kind \"{}:\"; expected NAME, *.NAME or keyword:TEXT", shown(rest.substr(0, colon)));
         }
       } else if (rest.front() == '.' && out.match == host_pattern::kind::exact) {
         problem = fmt::format("an empty label; for {} and every name under it write \"*.{}\"", shown(rest.substr(1)),

@@ -58,9 +58,9 @@ host_matcher::host_matcher(const std::vector<route_rule>& rules) {
     return index;
   };
 
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> trie_rules;  // (node * 2 + is_suffix, rule)
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> trie_rules;     // (node * 2 + is_suffix, rule)
   std::vector<std::pair<std::uint64_t, std::uint32_t>> keyword_rules;  // (state, rule)
-  std::unordered_map<std::uint64_t, std::uint32_t> keyword_edges;  // state << 8 | byte -> state
+  std::unordered_map<std::uint64_t, std::uint32_t> keyword_edges;      // state << 8 | byte -> state
   auto add = [&](const net::host_pattern& p, std::uint32_t rule) {
     if (p.match == net::host_pattern::kind::keyword) {
       std::uint32_t s = 0;

@@ -53,7 +53,7 @@ class host_matcher {
     std::uint32_t fail = 0;
     std::uint32_t edges = 0;  // edges_[edges, edges + edge_count)
     std::uint32_t edge_count = 0;
-    std::uint32_t output = none;  // rule list of the keywords ending here
+    std::uint32_t output = none;       // rule list of the keywords ending here
     std::uint32_t next_output = none;  // the nearest state along `fail` with an output
   };
   struct edge {

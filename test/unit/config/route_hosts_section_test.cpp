@@ -4,8 +4,8 @@
 #include "config_error_of.hpp"
 #include "support/temp_dir.hpp"
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,12 +47,13 @@ routes:
 
 TEST_CASE("a bad host pattern or direction is refused with its place, key and value", "[config]") {
   CHECK(error_of("routes:\n  - hosts: [a.example, \"*.\"]\n    action: reject\n") ==
-        "t.yaml:2:25: routes[0].hosts[1]: \"*.\": not a host pattern (nothing after \"*.\")");
+        "t.yaml:2:24: routes[0].hosts[1]: \"*.\": not a host pattern (nothing after \"*.\")");
   CHECK(error_of("routes:\n  - ports: [1]\n    action: direct\n  - hosts:\n      - ok.example\n      - a..b\n"
                  "    action: reject\n") ==
         "t.yaml:6:9: routes[1].hosts[1]: \"a..b\": not a host pattern (an empty label)");
-  CHECK(error_of("routes:\n  - hosts: []\n    action: reject\n") ==
-        "t.yaml:2:12: routes[0].hosts: is empty; leave it out to match every connection, with a server name or without");
+  CHECK(
+      error_of("routes:\n  - hosts: []\n    action: reject\n") ==
+      "t.yaml:2:12: routes[0].hosts: is empty; leave it out to match every connection, with a server name or without");
   CHECK(error_of("routes:\n  - hosts: [[a]]\n    action: reject\n") ==
         "t.yaml:2:13: routes[0].hosts[0]: expected a string");
   CHECK(error_of("routes:\n  - direction: both\n    action: reject\n") ==
@@ -101,9 +102,10 @@ routes:
   CHECK(d.destinations_file.entries[2].to_string() == "192.0.2.7/32");
 
   SECTION("a list file alone is a condition") {
-    auto only = parse(fmt::format("routes:\n  - hosts_file: {}\n    action: reject\n  - destinations_file: {}\n"
-                                  "    action: direct\n",
-                                  hosts.string(), nets.string()));
+    auto only =
+        parse(fmt::format("routes:\n  - hosts_file: {}\n    action: reject\n  - destinations_file: {}\n"
+                          "    action: direct\n",
+                          hosts.string(), nets.string()));
     CHECK(only.routes.size() == 2);
   }
 }

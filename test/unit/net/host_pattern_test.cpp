@@ -23,7 +23,8 @@ TEST_CASE("host patterns read as exact names, *. suffixes and keywords, lower-ca
   CHECK(*parse_host_pattern("WWW.Example.COM") == host_pattern{kind::exact, "www.example.com"});
   CHECK(*parse_host_pattern("*.EXAMPLE.com") == host_pattern{kind::suffix, "example.com"});
   CHECK(*parse_host_pattern("Keyword:AdServer") == host_pattern{kind::keyword, "adserver"});
-  CHECK(*parse_host_pattern("_dmarc.xn--bcher-kva.example") == host_pattern{kind::exact, "_dmarc.xn--bcher-kva.example"});
+  CHECK(*parse_host_pattern("_dmarc.xn--bcher-kva.example") ==
+        host_pattern{kind::exact, "_dmarc.xn--bcher-kva.example"});
   CHECK(*parse_host_pattern("localhost") == host_pattern{kind::exact, "localhost"});
 
   SECTION("a name's trailing dot is ignored, a keyword's is part of it") {
@@ -70,13 +71,17 @@ TEST_CASE("a bad host pattern is refused with the text and the reason", "[net]")
         "\"*.example.com\")");
   CHECK(why_not("*.*.example.com") ==
         "\"*.*.example.com\": not a host pattern ('*' may only start a pattern, as in \"*.example.com\")");
-  CHECK(why_not("www.*.com") == "\"www.*.com\": not a host pattern ('*' may only start a pattern, as in "
-                                "\"*.example.com\")");
+  CHECK(why_not("www.*.com") ==
+        "\"www.*.com\": not a host pattern ('*' may only start a pattern, as in "
+        "\"*.example.com\")");
   CHECK(why_not("ex ample.com") ==
         "\"ex ample.com\": not a host pattern (byte 0x20 is not a letter, digit, '-', '_' or '.')");
-  CHECK(why_not("exa%mple.com") == "\"exa%mple.com\": not a host pattern ('%' is not a letter, digit, '-', '_' or '.')");
-  CHECK(why_not("b\xc3\xbc" "cher.de") ==
-        "\"b\xc3\xbc" "cher.de\": not a host pattern (non-ASCII; write an internationalized name in its xn-- form)");
+  CHECK(why_not("exa%mple.com") ==
+        "\"exa%mple.com\": not a host pattern ('%' is not a letter, digit, '-', '_' or '.')");
+  CHECK(why_not("b\xc3\xbc"
+                "cher.de") ==
+        "\"b\xc3\xbc"
+        "cher.de\": not a host pattern (non-ASCII; write an internationalized name in its xn-- form)");
   CHECK(why_not("domain:example.com") ==
         "\"domain:example.com\": not a host pattern (unknown kind \"domain:\"; expected NAME, *.NAME or keyword:TEXT)");
   CHECK(why_not("keyword:") == "\"keyword:\": not a host pattern (an empty keyword)");
