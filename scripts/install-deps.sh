@@ -21,7 +21,8 @@ packages=(
   # scripts/format.sh and scripts/tidy.sh; the version is pinned because another one formats and
   # checks differently
   clang-format-14 clang-tidy-14
-  # scripts/bench.sh: the peers it measures detourd against, its load generators and its chart
+  # scripts/bench.sh: the peers it measures detourd against, its load generators and its chart;
+  # nginx and HAProxy are also the PROXY protocol receivers of upstream/proxy_protocol_test
   haproxy redsocks nginx-light iperf3 wrk gnuplot-nox
 )
 

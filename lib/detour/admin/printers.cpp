@@ -90,12 +90,23 @@ void print_status(const boost::json::object& stats, std::ostream& out) {
   print_table(rows, out);
 }
 
+// "out" and "in": the column stays narrow.
+std::string direction_word(const std::string& direction) {
+  if (direction == "outbound") return "out";
+  if (direction == "inbound") return "in";
+  return direction;
+}
+
 void print_connections(const boost::json::object& connections, std::ostream& out) {
-  std::vector<row> rows{{"ID", "STATE", "SOURCE", "ORIGINAL DST", "ROUTE", "UPSTREAM", "UP", "DOWN", "AGE", "IDLE"}};
+  std::vector<row> rows{
+      {"ID", "STATE", "DIR", "SOURCE", "ORIGINAL DST", "NAME", "ROUTE", "UPSTREAM", "UP", "DOWN", "AGE", "IDLE"}};
   for (const auto& item : connections.at("connections").as_array()) {
     const auto& c = item.as_object();
-    rows.push_back({count(c, "id"), text(c, "state"), text(c, "source"), text(c, "original_dst"), text(c, "route"),
-                    text(c, "upstream"), human_bytes(number(c, "bytes_up")), human_bytes(number(c, "bytes_down")),
+    // A detourd older than the direction and name fields shows "-" there rather than failing.
+    auto optional_text = [&c](std::string_view key) { return c.contains(key) ? text(c, key) : std::string("-"); };
+    rows.push_back({count(c, "id"), text(c, "state"), direction_word(optional_text("direction")), text(c, "source"),
+                    text(c, "original_dst"), optional_text("server_name"), text(c, "route"), text(c, "upstream"),
+                    human_bytes(number(c, "bytes_up")), human_bytes(number(c, "bytes_down")),
                     human_duration(number(c, "age_seconds")), human_duration(number(c, "idle_seconds"))});
   }
   print_table(rows, out);

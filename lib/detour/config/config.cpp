@@ -33,15 +33,33 @@ std::string_view to_string(mode m) {
 
 std::string_view to_string(failure_policy p) { return p == failure_policy::closed ? "closed" : "open"; }
 
+std::string_view to_string(traffic_direction d) { return d == traffic_direction::inbound ? "inbound" : "outbound"; }
+
 std::string_view to_string(upstream_kind k) {
   switch (k) {
     case upstream_kind::socks5:
       return "socks5";
     case upstream_kind::http:
       return "http";
+    case upstream_kind::forward:
+      return "forward";
   }
   return "?";
 }
+
+std::string_view to_string(proxy_protocol_version v) {
+  switch (v) {
+    case proxy_protocol_version::none:
+      return "none";
+    case proxy_protocol_version::v1:
+      return "v1";
+    case proxy_protocol_version::v2:
+      return "v2";
+  }
+  return "?";
+}
+
+std::string_view to_string(name_resolution r) { return r == name_resolution::remote ? "remote" : "local"; }
 
 std::string_view to_string(route_kind k) {
   switch (k) {

@@ -1,6 +1,7 @@
 #pragma once
 #include "detour/error.hpp"
 #include "detour/net/cidr.hpp"
+#include "detour/net/host_pattern.hpp"
 #include "detour/net/port_range.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -39,6 +40,9 @@ struct outbound_capture {
 // Connections arriving from other hosts, containers or namespaces (nat prerouting hook).
 struct inbound_capture {
   bool enabled = false;
+  // The listener prerouting captures are redirected to, as istio's 15006 beside its 15001; 0: the
+  // same as config::port, and the hook then tells the directions apart.
+  std::uint16_t port = 0;
   std::vector<std::string> interfaces;  // empty: every interface
   std::vector<net::cidr> sources;
   std::vector<net::cidr> exclude_sources;
@@ -71,9 +75,30 @@ struct intercept_config {
   friend bool operator==(const intercept_config&, const intercept_config&) = default;
 };
 
-enum class upstream_kind { socks5, http };
+// Which way a captured connection goes: made on this host (nat output) or arriving from another
+// host, container or namespace (nat prerouting).
+enum class traffic_direction : std::uint8_t { outbound, inbound };
+
+std::string_view to_string(traffic_direction d);
+
+// forward: no proxy handshake; the connection goes to the upstream's server and the stream is
+// relayed as is, after a PROXY protocol header when one is configured (the only place the original
+// destination then travels).
+enum class upstream_kind { socks5, http, forward };
 
 std::string_view to_string(upstream_kind k);
+
+// The PROXY protocol header (HAProxy's specification) sent ahead of the client's bytes: none, the
+// text line of version 1, or the binary header of version 2.
+enum class proxy_protocol_version { none, v1, v2 };
+
+std::string_view to_string(proxy_protocol_version v);  // "none", "v1", "v2"
+
+// What an upstream is asked to connect to: local, the original destination's address; remote, the
+// sniffed name when there is one (SOCKS5 ATYP 3, HTTP CONNECT host:port), so the proxy resolves it.
+enum class name_resolution { local, remote };
+
+std::string_view to_string(name_resolution r);  // "local", "remote"
 
 // A proxy server detourd connects through (section `upstreams`). Its servers are tried in order:
 // the next one only when the previous cannot be reached or drops the connection before answering.
@@ -88,6 +113,8 @@ struct upstream_config {
   // Bounds everything from the first TCP connect to the end of the handshake; a server that does
   // not answer gets only its share of it, so it cannot starve the servers after it.
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+  name_resolution resolve = name_resolution::local;                      // socks5 and http only
+  proxy_protocol_version proxy_protocol = proxy_protocol_version::none;  // forward only
   friend bool operator==(const upstream_config&, const upstream_config&) = default;
 };
 
@@ -98,18 +125,37 @@ std::string_view to_string(route_kind k);
 struct route_action {
   route_kind kind = route_kind::direct;
   std::size_t upstream = 0;  // index into config::upstreams, for route_kind::upstream only
+  // route_kind::direct only: the header sent to the original destination ahead of the client's bytes.
+  proxy_protocol_version proxy_protocol = proxy_protocol_version::none;
   friend bool operator==(const route_action&, const route_action&) = default;
 };
 
-// One entry of `routes`. Each list that is present must match (a list matches when any of its
-// elements does); an absent list matches everything. The first matching rule decides.
+// A list a route reads from a file of its own (`hosts_file`, `destinations_file`): the path, which
+// to_yaml writes back rather than the entries, and what the file held when the config was read.
+template <typename T>
+struct list_file {
+  std::string path;  // absolute; empty: no file
+  std::vector<T> entries;
+  friend bool operator==(const list_file&, const list_file&) = default;
+};
+
+// One entry of `routes`. Each condition that is present must match (a list matches when any of its
+// elements does; a list and its file are one list); an absent one matches everything. Host patterns
+// match the server name sniffed from the connection, so a rule with hosts never matches one whose
+// name was not sniffed. The first matching rule decides.
+// (Every member has an initializer, so that a rule can be written with designated initializers
+// naming only the conditions it has.)
 struct route_rule {
-  std::vector<net::cidr> destinations;
-  std::vector<net::port_range> ports;
-  std::vector<net::cidr> sources;
-  route_action action;
+  std::vector<net::cidr> destinations{};
+  std::vector<net::port_range> ports{};
+  std::vector<net::cidr> sources{};
+  route_action action{};
   // In logs, metrics labels and the admin API: `name:` from the file, else "route N" (1-based).
-  std::string name;
+  std::string name{};
+  std::vector<net::host_pattern> hosts{};
+  list_file<net::host_pattern> hosts_file{};
+  list_file<net::cidr> destinations_file{};
+  std::optional<traffic_direction> direction{};  // nullopt: both
   friend bool operator==(const route_rule&, const route_rule&) = default;
 };
 
@@ -174,6 +220,8 @@ struct config {
 
   // What a connection that matches no route gets.
   route_action default_action() const;
+  // Where prerouting captures go: intercept.inbound.port, or `port` when that is 0.
+  std::uint16_t inbound_port() const { return intercept.inbound.port != 0 ? intercept.inbound.port : port; }
   // Whole-config equality: to_yaml's output must read back into the config it came from.
   friend bool operator==(const config&, const config&) = default;
 };

@@ -37,6 +37,12 @@ void emit_match(YAML::Emitter& out, std::string_view key, const std::vector<T>& 
   if (!items.empty()) emit_list(out, key, items);
 }
 
+// The path only: reading the config back reads the file again, as a reload does.
+template <typename T>
+void emit_file(YAML::Emitter& out, std::string_view key, const list_file<T>& file) {
+  if (!file.path.empty()) out << YAML::Key << std::string(key) << YAML::Value << file.path;
+}
+
 void emit_destination_filters(YAML::Emitter& out, const auto& capture) {
   emit_list(out, "ports", capture.ports);
   emit_list(out, "exclude_ports", capture.exclude_ports);
@@ -67,6 +73,7 @@ void emit_intercept(YAML::Emitter& out, const intercept_config& in) {
   const auto& i = in.inbound;
   out << YAML::Key << "inbound" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "enabled" << YAML::Value << i.enabled;
+  if (i.port != 0) out << YAML::Key << "port" << YAML::Value << i.port;
   emit_list(out, "interfaces", i.interfaces);
   emit_list(out, "sources", i.sources);
   emit_list(out, "exclude_sources", i.exclude_sources);
@@ -90,6 +97,14 @@ void emit_upstreams(YAML::Emitter& out, const std::vector<upstream_config>& upst
       out << YAML::Key << "password" << YAML::Value << YAML::DoubleQuoted << std::string(redacted_password);
     }
     out << YAML::Key << "connect_timeout" << YAML::Value << duration_text(u.connect_timeout);
+    // The reader refuses each key on the kinds it does not apply to.
+    if (u.kind == upstream_kind::forward) {
+      if (u.proxy_protocol != proxy_protocol_version::none) {
+        out << YAML::Key << "proxy_protocol" << YAML::Value << std::string(to_string(u.proxy_protocol));
+      }
+    } else {
+      out << YAML::Key << "resolve" << YAML::Value << std::string(to_string(u.resolve));
+    }
     out << YAML::EndMap;
   }
   out << YAML::EndMap;
@@ -105,6 +120,13 @@ void emit_action(YAML::Emitter& out, const route_action& action, const std::vect
       out << YAML::Flow << YAML::BeginMap << YAML::Key << "echo" << YAML::Value << "json" << YAML::EndMap;
       return;
     case route_kind::direct:
+      if (action.proxy_protocol != proxy_protocol_version::none) {
+        out << YAML::Flow << YAML::BeginMap << YAML::Key << "direct" << YAML::Value << YAML::BeginMap << YAML::Key
+            << "proxy_protocol" << YAML::Value << std::string(to_string(action.proxy_protocol)) << YAML::EndMap
+            << YAML::EndMap;
+        return;
+      }
+      [[fallthrough]];
     case route_kind::echo:
     case route_kind::reject:
       out << std::string(to_string(action.kind));
@@ -120,8 +142,12 @@ void emit_routes(YAML::Emitter& out, const config& c) {
     out << YAML::BeginMap;
     out << YAML::Key << "name" << YAML::Value << rule.name;
     emit_match(out, "destinations", rule.destinations);
+    emit_file(out, "destinations_file", rule.destinations_file);
     emit_match(out, "ports", rule.ports);
     emit_match(out, "sources", rule.sources);
+    emit_match(out, "hosts", rule.hosts);
+    emit_file(out, "hosts_file", rule.hosts_file);
+    if (rule.direction) out << YAML::Key << "direction" << YAML::Value << std::string(to_string(*rule.direction));
     out << YAML::Key << "action" << YAML::Value;
     emit_action(out, rule.action, c.upstreams);
     out << YAML::EndMap;

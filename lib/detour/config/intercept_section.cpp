@@ -51,6 +51,9 @@ void read_outbound(std::string_view source, const YAML::Node& node, outbound_cap
 void read_inbound(std::string_view source, const YAML::Node& node, inbound_capture& out) {
   mapping m(source, node, "intercept.inbound");
   m.read("enabled", out.enabled, read_bool);
+  if (auto v = m.take("port")) {
+    out.port = static_cast<std::uint16_t>(read_int(source, *v, "intercept.inbound.port", 1, 65535));
+  }
   m.read("interfaces", out.interfaces, read_interfaces);
   m.read("sources", out.sources, read_cidrs);
   m.read("exclude_sources", out.exclude_sources, read_cidrs);

@@ -45,6 +45,13 @@ std::optional<boost::asio::ip::tcp::endpoint> parse_server_address(std::string_v
   return boost::asio::ip::tcp::endpoint(address, static_cast<std::uint16_t>(port));
 }
 
+proxy_protocol_version read_proxy_protocol(std::string_view source, const YAML::Node& node, std::string_view key) {
+  auto text = read_string(source, node, key);
+  if (text == "v1") return proxy_protocol_version::v1;
+  if (text == "v2") return proxy_protocol_version::v2;
+  fail(source, node.Mark(), key, fmt::format("expected v1 or v2, got \"{}\"", text));
+}
+
 namespace {
 
 bool valid_upstream_name(const std::string& name) {
@@ -99,15 +106,19 @@ upstream_config read_upstream(std::string_view source, const YAML::Node& node, c
   out.connect_timeout = default_timeout;
 
   auto kind = m.take("kind");
-  if (!kind) fail(source, node.Mark(), prefix, "needs kind: socks5 or http");
+  if (!kind) fail(source, node.Mark(), prefix, "needs kind: socks5, http or forward");
   auto kind_text = read_string(source, *kind, m.key_path("kind"));
   if (kind_text == "socks5") {
     out.kind = upstream_kind::socks5;
   } else if (kind_text == "http") {
     out.kind = upstream_kind::http;
+  } else if (kind_text == "forward") {
+    out.kind = upstream_kind::forward;
   } else {
-    fail(source, kind->Mark(), m.key_path("kind"), fmt::format("expected socks5 or http, got \"{}\"", kind_text));
+    fail(source, kind->Mark(), m.key_path("kind"),
+         fmt::format("expected socks5, http or forward, got \"{}\"", kind_text));
   }
+  const bool forward = out.kind == upstream_kind::forward;
 
   auto read_server = [&](const YAML::Node& item, const std::string& path) {
     auto text = read_string(source, item, path);
@@ -127,6 +138,11 @@ upstream_config read_upstream(std::string_view source, const YAML::Node& node, c
   if (out.servers.empty()) fail(source, node.Mark(), prefix, "needs address or servers (at least one)");
 
   auto username = m.take("username");
+  if (username && forward) {
+    // Nothing in a forward connection could carry them: the server gets the client's bytes as is.
+    fail(source, username->Mark(), m.key_path("username"),
+         "kind forward has no authentication (it relays the stream as is)");
+  }
   if (username) out.username = read_string(source, *username, m.key_path("username"));
   std::optional<YAML::Node> password_node;
   std::string password_key;
@@ -138,6 +154,8 @@ upstream_config read_upstream(std::string_view source, const YAML::Node& node, c
     }
     password_node = v;
     password_key = m.key_path(key);
+    if (forward)
+      fail(source, v->Mark(), password_key, "kind forward has no authentication (it relays the stream as is)");
   }
   if (password_node) {
     if (password_key.ends_with(".password_file")) {
@@ -166,6 +184,28 @@ upstream_config read_upstream(std::string_view source, const YAML::Node& node, c
     fail(source, username->Mark(), m.key_path("username"), "must not contain ':' (HTTP Basic authentication)");
   }
 
+  if (auto v = m.take("proxy_protocol")) {
+    if (!forward) {
+      // The proxy would read the header as the start of its own handshake and refuse it.
+      fail(source, v->Mark(), m.key_path("proxy_protocol"),
+           fmt::format("is for kind forward only, not {}", to_string(out.kind)));
+    }
+    out.proxy_protocol = read_proxy_protocol(source, *v, m.key_path("proxy_protocol"));
+  }
+  if (auto v = m.take("resolve")) {
+    auto text = read_string(source, *v, m.key_path("resolve"));
+    if (text == "local") {
+      out.resolve = name_resolution::local;
+    } else if (text == "remote") {
+      out.resolve = name_resolution::remote;
+    } else {
+      fail(source, v->Mark(), m.key_path("resolve"), fmt::format("expected local or remote, got \"{}\"", text));
+    }
+    if (forward && out.resolve == name_resolution::remote) {
+      fail(source, v->Mark(), m.key_path("resolve"),
+           "remote needs a proxy that connects by name (socks5 or http), not forward");
+    }
+  }
   if (auto v = m.take("connect_timeout")) {
     out.connect_timeout = read_duration(source, *v, m.key_path("connect_timeout"));
     if (out.connect_timeout.count() == 0) {

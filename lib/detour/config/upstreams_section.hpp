@@ -13,4 +13,7 @@ void read_upstreams(std::string_view source, const YAML::Node& node, std::chrono
 // must be known when the capture rules are installed, to exclude it from capture.
 std::optional<boost::asio::ip::tcp::endpoint> parse_server_address(std::string_view text, std::string* why);
 
+// `proxy_protocol: v1 | v2`, of a forward upstream or a direct route.
+proxy_protocol_version read_proxy_protocol(std::string_view source, const YAML::Node& node, std::string_view key);
+
 }  // namespace detour::config_detail

@@ -47,6 +47,12 @@ struct fixed_key {
 const std::vector<fixed_key>& fixed_keys() {
   static const std::vector<fixed_key> keys{
       {"port", [](const config& c) { return std::to_string(c.port); }},
+      // As written, so that a change of `port` alone is reported once, as `port`.
+      {"intercept.inbound.port",
+       [](const config& c) {
+         return c.intercept.inbound.port == 0 ? std::string("(same as port)")
+                                              : std::to_string(c.intercept.inbound.port);
+       }},
       {"workers", [](const config& c) { return c.workers == 0 ? std::string("auto") : std::to_string(c.workers); }},
       {"mark", [](const config& c) { return fmt::format("{:#x}", c.mark); }},
       {"intercept.table", [](const config& c) { return c.intercept.table; }},

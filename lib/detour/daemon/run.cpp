@@ -197,13 +197,23 @@ int run(const run_options& options, const config& cfg) {
   const auto descriptors = net::raise_descriptor_limit();
   auto access_log = open_access_log(cfg.access_log);
 
-  std::vector<tcp::endpoint> endpoints{{asio::ip::address_v4::any(), cfg.port}};
-  if (ipv6_available()) {
-    endpoints.emplace_back(asio::ip::address_v6::any(), cfg.port);
-  } else {
-    spdlog::warn("detourd: IPv6 is not available; listening on IPv4 only");
-  }
-  for (const auto& endpoint : endpoints) proxy::ensure_port_free(endpoint);
+  // With a port of its own for prerouting captures, each listener knows its direction; one port
+  // for both leaves it to the hook (proxy/capture_direction).
+  struct listening {
+    tcp::endpoint endpoint;
+    std::optional<traffic_direction> direction;
+  };
+  const bool split = cfg.inbound_port() != cfg.port;
+  std::vector<listening> endpoints;
+  const bool v6 = ipv6_available();
+  if (!v6) spdlog::warn("detourd: IPv6 is not available; listening on IPv4 only");
+  auto add_port = [&](std::uint16_t port, std::optional<traffic_direction> direction) {
+    endpoints.push_back({{asio::ip::address_v4::any(), port}, direction});
+    if (v6) endpoints.push_back({{asio::ip::address_v6::any(), port}, direction});
+  };
+  add_port(cfg.port, split ? std::optional(traffic_direction::outbound) : std::nullopt);
+  if (split) add_port(cfg.inbound_port(), traffic_direction::inbound);
+  for (const auto& l : endpoints) proxy::ensure_port_free(l.endpoint);
 
   const unsigned count = cfg.workers != 0 ? cfg.workers : std::max(1U, std::thread::hardware_concurrency());
   proxy::metric_registry names;
@@ -214,7 +224,7 @@ int run(const run_options& options, const config& cfg) {
   std::vector<std::unique_ptr<proxy::worker>> workers;
   for (unsigned i = 0; i < count; ++i) {
     workers.push_back(std::make_unique<proxy::worker>(i, count, snapshot));
-    for (const auto& endpoint : endpoints) workers.back()->listen(endpoint);
+    for (const auto& l : endpoints) workers.back()->listen(l.endpoint, l.direction);
     if (access_log) workers.back()->log_access_to(*access_log);
     workers.back()->admit_with(admission);
   }
@@ -238,7 +248,7 @@ int run(const run_options& options, const config& cfg) {
     running_proxy& proxy;
     ~forget_reloader() { proxy.set_reloader(nullptr); }
   } forget{proxy};
-  if (cfg.run_as) drop_privileges(*cfg.run_as, cfg.port < 1024);
+  if (cfg.run_as) drop_privileges(*cfg.run_as, std::min(cfg.port, cfg.inbound_port()) < 1024);
 
   // Threads start only from here on, after anything that changes the process's privileges.
   if (access_log) access_log->start();
@@ -252,8 +262,8 @@ int run(const run_options& options, const config& cfg) {
   proxy.set_ready(true);
   // Logged once the start has succeeded: a failed start says only why it failed.
   spdlog::info("{}", net::describe(descriptors));
-  spdlog::info("detourd: ready: mode {}, port {}, {} worker{}", to_string(cfg.mode), cfg.port, count,
-               count == 1 ? "" : "s");
+  spdlog::info("detourd: ready: mode {}, port {}{}, {} worker{}", to_string(cfg.mode), cfg.port,
+               split ? fmt::format(" (inbound {})", cfg.inbound_port()) : std::string(), count, count == 1 ? "" : "s");
   sd_notifyf(0, "READY=1\nMAINPID=%d\n%s", static_cast<int>(::getpid()), status_line(cfg, workers, names).c_str());
 
   watchdog dog(workers.front()->tick_period());

@@ -59,12 +59,15 @@ void append_access_log_entry(std::string& out, const session_record& r, outcome 
   json::monotonic_resource resource(arena.data(), arena.size());
   json::storage_ptr sp(&resource);
 
-  json::object entry(16, sp);
+  json::object entry(19, sp);
   entry["time"] = rfc3339_ms(end);
   entry["id"] = r.id;
   entry["source"] = net::to_string(r.source);
   entry["local"] = net::to_string(r.local);
   entry["original_dst"] = endpoint_or_null(r.original, sp);
+  entry["direction"] = to_string(r.direction);
+  entry["server_name"] = r.server_name.empty() ? json::value(nullptr) : json::value(json::string(r.server_name, sp));
+  entry["name_from"] = r.server_name.empty() ? json::value(nullptr) : json::value(to_string(r.name_from));
   json::value route(sp);
   json::value action(sp);
   json::value upstream(sp);

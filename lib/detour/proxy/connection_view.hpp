@@ -1,9 +1,12 @@
 #pragma once
+#include "detour/config/config.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace detour::proxy {
 
@@ -15,9 +18,12 @@ struct connection_view {
   boost::asio::ip::tcp::endpoint source;
   boost::asio::ip::tcp::endpoint local;
   std::optional<boost::asio::ip::tcp::endpoint> original;
-  std::string route;     // the route's name
-  std::string action;    // direct, upstream
-  std::string upstream;  // the upstream's name; empty when direct
+  traffic_direction direction = traffic_direction::outbound;
+  std::string server_name;     // sniffed; empty: none
+  std::string_view name_from;  // "sni", "sni_ech_outer", "host" (static strings); empty: none
+  std::string route;           // the route's name
+  std::string action;          // direct, upstream
+  std::string upstream;        // the upstream's name; empty when direct
   std::optional<boost::asio::ip::tcp::endpoint> server;
   std::uint64_t bytes_up = 0;
   std::uint64_t bytes_down = 0;

@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
@@ -93,30 +94,37 @@ void ensure_port_free(const tcp::endpoint& endpoint) {
 
 listener::listener(asio::io_context& context, unsigned jitter_seed) : context_(context), jitter_seed_(jitter_seed) {}
 
-void listener::listen(const tcp::endpoint& endpoint) {
-  acceptors_.push_back(std::make_unique<net::acceptor>(open_listening_socket(context_, endpoint)));
-  port_ = endpoint.port();
+void listener::listen(const tcp::endpoint& endpoint, std::optional<traffic_direction> direction) {
+  acceptors_.push_back({std::make_unique<net::acceptor>(open_listening_socket(context_, endpoint)), direction});
+  if (acceptors_.size() == 1) port_ = endpoint.port();
+}
+
+bool listener::serves_port(std::uint16_t port) const {
+  boost::system::error_code ec;
+  return std::any_of(acceptors_.begin(), acceptors_.end(),
+                     [&](const listening& l) { return l.acceptor->local_endpoint(ec).port() == port; });
 }
 
 void listener::start(accept_handler on_accept, error_handler on_error) {
   on_accept_ = std::move(on_accept);
   on_error_ = std::move(on_error);
-  for (auto& acceptor : acceptors_) spawn(context_, accept_loop(*acceptor), "listener");
+  for (auto& socket : acceptors_) spawn(context_, accept_loop(socket), "listener");
 }
 
 void listener::close() {
   closed_ = true;
   boost::system::error_code ignored;
-  for (auto& acceptor : acceptors_) acceptor->close(ignored);
+  for (auto& socket : acceptors_) socket.acceptor->close(ignored);
 }
 
-asio::awaitable<void> listener::accept_loop(net::acceptor& acceptor) {
+asio::awaitable<void> listener::accept_loop(listening& socket) {
+  auto& acceptor = *socket.acceptor;
   std::minstd_rand jitter(jitter_seed_ + 1);
   asio::steady_timer backoff(context_);
   while (!closed_) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    auto [ec, client] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (!ec) {
-      on_accept_(std::move(socket));
+      on_accept_(std::move(client), socket.direction);
       continue;
     }
     if (ec == asio::error::operation_aborted || closed_) break;

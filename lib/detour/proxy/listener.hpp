@@ -1,4 +1,5 @@
 #pragma once
+#include "detour/config/config.hpp"
 #include "detour/error.hpp"
 #include "detour/net/socket.hpp"
 
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,28 +37,38 @@ std::string accept_warning(int error, std::uint64_t descriptor_limit);
 // across them (no shared accept queue, no lock). Runs on the worker's thread.
 class listener {
  public:
-  using accept_handler = std::function<void(net::socket)>;
+  // With the direction of the socket it came from, or nullopt where one port serves both.
+  using accept_handler = std::function<void(net::socket, std::optional<traffic_direction>)>;
   // Told the errno of each failed accept, for detour_accept_errors_total.
   using error_handler = std::function<void(int)>;
 
   // `jitter_seed` differs per worker, so that their back-offs do not retry in lockstep.
   listener(boost::asio::io_context& context, unsigned jitter_seed);
 
-  // Binds one more listening socket (before start()); throws listen_error.
-  void listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  // Binds one more listening socket (before start()); throws listen_error. `direction`: what every
+  // connection accepted on it is (the inbound port's), or nullopt for the port both share.
+  void listen(const boost::asio::ip::tcp::endpoint& endpoint, std::optional<traffic_direction> direction = {});
   // Accepts on every socket until close(), handing each connection to `on_accept`.
   void start(accept_handler on_accept, error_handler on_error);
   // Closes the listening sockets; connections already accepted are not affected.
   void close();
 
+  // The first socket's port: the main one.
   std::uint16_t port() const { return port_; }
+  // Whether any of the listening sockets has this port.
+  bool serves_port(std::uint16_t port) const;
 
  private:
-  boost::asio::awaitable<void> accept_loop(net::acceptor& acceptor);
+  struct listening {
+    std::unique_ptr<net::acceptor> acceptor;
+    std::optional<traffic_direction> direction;
+  };
+
+  boost::asio::awaitable<void> accept_loop(listening& socket);
 
   boost::asio::io_context& context_;
   unsigned jitter_seed_;
-  std::vector<std::unique_ptr<net::acceptor>> acceptors_;
+  std::vector<listening> acceptors_;
   accept_handler on_accept_;
   error_handler on_error_;
   std::uint16_t port_ = 0;

@@ -138,6 +138,16 @@ void add_proxy_families(metrics::families& out, std::span<const worker* const> w
   add_value(add_family(out, "detour_connections_accepted_total", "Connections accepted from the redirect rules.",
                        MetricType::Counter),
             {}, total(workers, [](const worker& w) { return w.stats().accepted.get(); }));
+  {
+    auto& by_direction = add_family(out, "detour_connections_accepted_by_direction_total",
+                                    "Connections accepted, by the hook that captured them: outbound (nat output) "
+                                    "or inbound (nat prerouting).",
+                                    MetricType::Counter);
+    const auto inbound = total(workers, [](const worker& w) { return w.stats().accepted_inbound.get(); });
+    const auto all = total(workers, [](const worker& w) { return w.stats().accepted.get(); });
+    add_value(by_direction, {{"direction", "outbound"}}, all - inbound);
+    add_value(by_direction, {{"direction", "inbound"}}, inbound);
+  }
   add_route_families(out, workers, names);
   add_upstream_families(out, workers, names);
   metrics::histogram_total duration(metrics::duration_buckets);

@@ -6,12 +6,14 @@
 #include "detour/net/local_address.hpp"
 #include "detour/net/original_dst.hpp"
 #include "detour/net/sockaddr.hpp"
+#include "detour/proxy/capture_direction.hpp"
 #include "detour/proxy/relayed_session.hpp"
 #include "detour/proxy/session_record.hpp"
 #include "detour/proxy/worker.hpp"
 #include "detour/rules/capture_self_test.hpp"
 #include "detour/upstream/connector.hpp"
 #include "detour/upstream/proxy_connector.hpp"
+#include "detour/upstream/proxy_header.hpp"
 #include "detour/upstream/resource_failure.hpp"
 
 #include <fmt/format.h>
@@ -111,9 +113,9 @@ void warn_exhausted(upstream::failure_kind kind, const session_record& record,
 }
 
 // Connects to the original destination, directly or through the route's upstream, bounded by the
-// connect timeout and cancellable by shutdown. Without a socket in the outcome, record.reason says
-// why.
-asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_record& record) {
+// connect timeout and cancellable by shutdown, and sends the PROXY header the route asks for.
+// Without a socket in the outcome, record.reason says why.
+asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_record& record, net::socket& client) {
   const auto& cfg = record.snapshot->cfg;
   const auto& action = record.decision->action;
   connecting_entry connecting(owner, record);
@@ -126,6 +128,17 @@ asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_
   } else {
     outcome =
         co_await upstream::connect_direct(*record.original, {cfg.mark, cfg.connect_timeout, connecting.cancellation()});
+  }
+  if (outcome.socket && connecting.reason() == nullptr) {
+    // The sniffed name, when there is one, goes in v2's authority TLV; empty, the TLV stays out.
+    auto sent = upstream::send_proxy_header(*outcome.socket, client, upstream::proxy_protocol_of(cfg, action),
+                                            record.source, *record.original, record.server_name, record.id);
+    if (sent.failed()) {
+      net::reset(*outcome.socket);
+      outcome.socket.reset();
+      outcome.failure = std::move(sent.text);
+      outcome.kind = sent.kind;
+    }
   }
   record.via = std::move(outcome.via);
   record.server = outcome.server;
@@ -150,7 +163,8 @@ asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_
 
 }  // namespace
 
-asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_ptr snapshot) {
+asio::awaitable<void> run_session(net::socket client, std::optional<traffic_direction> direction, worker& owner,
+                                  snapshot_ptr snapshot) {
   session_record record;
   record.id = owner.next_id();
   record.snapshot = std::move(snapshot);
@@ -158,6 +172,7 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
   boost::system::error_code ec;
   record.source = net::unmap(client.remote_endpoint(ec));
   record.local = net::unmap(client.local_endpoint(ec));
+  record.direction = capture_direction(direction, record.local);
   record.original = net::original_destination(client.native_handle(), record.source, record.original_error);
   if (record.original && rules::is_self_test_destination(*record.original)) {
     // detourd's own probe, not traffic: counted on its own and kept out of `accepted` and
@@ -170,6 +185,7 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
     co_return;
   }
   owner.stats().accepted.add();
+  if (record.direction == traffic_direction::inbound) owner.stats().accepted_inbound.add();
   // Before anything else costs a descriptor or a route: a connection over a limit is reset at once.
   record.ticket = owner.admission().admit(record.snapshot->limits, record.source.address(), record.reason);
   if (!record.ticket.held()) {
@@ -195,14 +211,15 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
     co_return;
   }
   const auto& original = *record.original;
-  if (original.port() == owner.listen_port() && net::is_local_address(original.address())) {
+  if (owner.serves_port(original.port()) && net::is_local_address(original.address())) {
     finish(record, outcome::loop, owner);
     net::reset(client);
     co_return;
   }
 
   const auto& router = record.snapshot->router;
-  const auto& decision = record.decision.emplace(router.decide(record.source, original));
+  const auto& decision =
+      record.decision.emplace(router.decide({record.source, original, record.server_name, record.direction}));
   owner.metrics().route(*record.snapshot, decision).active.add();  // finish() takes it back
   switch (decision.action.kind) {
     case route_kind::reject:
@@ -214,8 +231,9 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
       // Built before co_await: GCC 12 destroys a ?: temporary inside a co_await expression twice.
       auto line = decision.action.kind == route_kind::echo
                       ? echo::echo_line(record.source, record.local, record.original, record.original_error)
-                      : echo::echo_json(record.source, record.local, original, router.route_name(decision),
-                                        router.action_name(decision.action));
+                      : echo::echo_json({record.source, record.local, original, router.route_name(decision),
+                                         router.action_name(decision.action), to_string(record.direction),
+                                         record.server_name, to_string(record.name_from)});
       co_await answer(client, std::move(line));
       finish(record, outcome::echoed, owner);
       co_return;
@@ -225,7 +243,7 @@ asio::awaitable<void> run_session(net::socket client, worker& owner, snapshot_pt
       break;
   }
 
-  auto connected = co_await open_upstream(owner, record);
+  auto connected = co_await open_upstream(owner, record, client);
   if (!connected.socket) {
     finish(record, outcome::connect_failed, owner);
     net::reset(client);

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <iterator>
+
 namespace detour::proxy {
 
 namespace {
@@ -29,6 +31,14 @@ void measure(const session_record& r, outcome how, double lifetime, worker_metri
   route.closed.add(result, reason);
   if (how == outcome::connect_failed)
     m.upstream(*r.snapshot, r.decision->action).failures[static_cast<std::size_t>(r.failure)].add();
+}
+
+// " inbound", " sni=www.example.com", " inbound host=example.org", or "".
+std::string context_tags(const session_record& r) {
+  std::string out;
+  if (r.direction == traffic_direction::inbound) out = " inbound";
+  if (!r.server_name.empty()) fmt::format_to(std::back_inserter(out), " {}={}", to_string(r.name_from), r.server_name);
+  return out;
 }
 
 void count(const session_record& r, outcome how, stats& counters) {
@@ -63,6 +73,20 @@ void count(const session_record& r, outcome how, stats& counters) {
 }
 
 }  // namespace
+
+std::string_view to_string(name_origin o) {
+  switch (o) {
+    case name_origin::tls_sni:
+      return "sni";
+    case name_origin::tls_ech_outer:
+      return "sni_ech_outer";
+    case name_origin::http_host:
+      return "host";
+    case name_origin::none:
+      break;
+  }
+  return "";
+}
 
 std::string_view result_of(outcome how) {
   switch (how) {
@@ -133,37 +157,41 @@ void finish(const session_record& r, outcome how, worker& owner) {
   if (!spdlog::should_log(level)) return;
   const auto source = net::to_string(r.source);
   const auto destination = r.original ? net::to_string(*r.original) : r.original_error.message();
+  // After the endpoints, so that "[source -> destination]" reads the same in every line: the
+  // direction when it is inbound (outbound is the common case) and the sniffed name.
+  const auto tags = context_tags(r);
   auto route = [&r] { return r.decision ? r.snapshot->router.describe(*r.decision) : std::string(); };
   switch (how) {
     case outcome::not_redirected:
-      spdlog::info("session: [{} -> {}] refused: not redirected{}", source, net::to_string(r.local),
+      spdlog::info("session: [{} -> {}]{} refused: not redirected{}", source, net::to_string(r.local), tags,
                    r.original ? "" : fmt::format(" (SO_ORIGINAL_DST: {})", r.original_error.message()));
       return;
     case outcome::loop:
       spdlog::warn(
-          "session: [{} -> {}] refused: loop (the original destination is detourd's own listener; are "
+          "session: [{} -> {}]{} refused: loop (the original destination is detourd's own listener; are "
           "detourd's own connections excluded from the redirect rules?)",
-          source, destination);
+          source, destination, tags);
       return;
     case outcome::over_limit:
       return;  // warned about above
     case outcome::rejected:
-      spdlog::info("session: [{} -> {}] rejected ({})", source, destination, route());
+      spdlog::info("session: [{} -> {}]{} rejected ({})", source, destination, tags, route());
       return;
     case outcome::echoed:
-      spdlog::info("session: [{} -> {}] echo closed{}", source, destination,
+      spdlog::info("session: [{} -> {}]{} echo closed{}", source, destination, tags,
                    r.decision ? " (" + route() + ")" : std::string());
       return;
     case outcome::connect_failed:
-      spdlog::info("session: [{} -> {}] {} connect failed: {} {:.3f}s", source, destination, r.via, r.reason, lifetime);
+      spdlog::info("session: [{} -> {}]{} {} connect failed: {} {:.3f}s", source, destination, tags, r.via, r.reason,
+                   lifetime);
       return;
     case outcome::early_data_failed:
       spdlog::info(
-          "session: [{} -> {}] {} failed before relaying: writing the proxy's early data to the client: {} {:.3f}s",
-          source, destination, r.via, r.reason, lifetime);
+          "session: [{} -> {}]{} {} failed before relaying: writing the proxy's early data to the client: {} {:.3f}s",
+          source, destination, tags, r.via, r.reason, lifetime);
       return;
     case outcome::relayed:
-      spdlog::info("session: [{} -> {}] {} closed up={} down={} {:.3f}s reason={}", source, destination, r.via,
+      spdlog::info("session: [{} -> {}]{} {} closed up={} down={} {:.3f}s reason={}", source, destination, tags, r.via,
                    r.bytes_up, r.bytes_down, lifetime, r.reason);
       return;
   }

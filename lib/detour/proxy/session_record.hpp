@@ -28,6 +28,14 @@ enum class outcome : std::uint8_t {
   relayed,            // relayed until both directions ended, or until the relay was ended
 };
 
+// Where the server name of a connection came from: the TLS ClientHello's server_name, the same
+// when the ClientHello also carries encrypted_client_hello (then the name is the outer, public one
+// the client chose to show, not the server it means), or the HTTP/1 Host header.
+enum class name_origin : std::uint8_t { none, tls_sni, tls_ech_outer, http_host };
+
+// "sni", "sni_ech_outer", "host"; "" for none.
+std::string_view to_string(name_origin o);
+
 // Which side ended a relayed connection first.
 enum class closer : std::uint8_t { none, client, upstream, proxy };
 
@@ -45,6 +53,11 @@ struct session_record {
   boost::asio::ip::tcp::endpoint local;  // where it arrived: our listener
   std::optional<boost::asio::ip::tcp::endpoint> original;
   std::error_code original_error;  // why there is no original destination
+  traffic_direction direction = traffic_direction::outbound;
+  // The server name read from the client's first bytes, normalized (lower case, no trailing dot);
+  // empty when none was sniffed.
+  std::string server_name;
+  name_origin name_from = name_origin::none;
   // The config the session runs under, from accept to end: its router made `decision`.
   snapshot_ptr snapshot;
   std::optional<route::route_decision> decision;                  // empty until routed

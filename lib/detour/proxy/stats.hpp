@@ -21,6 +21,7 @@ using metrics::counter;
   X(echoed)              /* answered with the echo line or JSON */                           \
   X(early_data_failures) /* the client was gone before the proxy's early bytes reached it */ \
   X(limited)             /* reset at accept: over max_connections or the per-source limit */ \
+  X(accepted_inbound)    /* accepted, captured in prerouting (the rest in output) */         \
   X(self_tests)          /* detourd's own capture self-test, answered, not in `accepted` */  \
   X(bytes_up)            /* relayed client -> upstream */                                    \
   X(bytes_down)          /* relayed upstream -> client */

@@ -51,14 +51,18 @@ worker::~worker() {
   }
 }
 
-void worker::listen(const tcp::endpoint& endpoint) { listener_.listen(endpoint); }
+void worker::listen(const tcp::endpoint& endpoint, std::optional<traffic_direction> direction) {
+  listener_.listen(endpoint, direction);
+}
 
 void worker::start() {
   heartbeat_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
   listener_.start(
       // run_session() counts the connection as accepted, once it knows it is not the capture
       // self-test.
-      [this](net::socket socket) { spawn(context_, run_session(std::move(socket), *this, snapshot_), "session"); },
+      [this](net::socket socket, std::optional<traffic_direction> direction) {
+        spawn(context_, run_session(std::move(socket), direction, *this, snapshot_), "session");
+      },
       [this](int error) { metrics_.accept_errors[accept_errno_index(error)].add(); });
   spawn(context_, sweep_loop(), "worker");
   thread_ = std::thread([this] {
@@ -123,6 +127,9 @@ connection_view view_of(const session_entry& entry, std::uint64_t tick, std::chr
   v.source = r.source;
   v.local = r.local;
   v.original = r.original;
+  v.direction = r.direction;
+  v.server_name = r.server_name;
+  v.name_from = r.name_from == name_origin::none ? std::string_view() : to_string(r.name_from);
   if (r.decision) {
     const auto& action = r.decision->action;
     v.route = r.snapshot->router.route_name(*r.decision);

@@ -38,7 +38,8 @@ class worker {
   worker& operator=(const worker&) = delete;
 
   // Binds this worker's listener on `endpoint` (call before start()); throws listen_error.
-  void listen(const boost::asio::ip::tcp::endpoint& endpoint);
+  // `direction`: what connections on it are, or nullopt when the port serves both (listener::listen).
+  void listen(const boost::asio::ip::tcp::endpoint& endpoint, std::optional<traffic_direction> direction = {});
   // Sessions that end on this worker write their access log lines to `to` (call before start()).
   void log_access_to(access_log::writer& to) { access_log_.emplace(context_, to); }
   // Connections are admitted against the process-wide counts in `shared` (call before start());
@@ -76,6 +77,7 @@ class worker {
   // The idle clock: advanced by the sweep, read by relays when bytes move.
   const std::uint64_t& tick() const { return tick_; }
   std::uint16_t listen_port() const { return listener_.port(); }
+  bool serves_port(std::uint16_t port) const { return listener_.serves_port(port); }
   // A session id no other worker hands out: index, index + count, index + 2 count...
   std::uint64_t next_id() { return index_ + count_ * ++sequence_; }
 

@@ -43,9 +43,10 @@ void splice_relay::start() {
   if (!upstream_.native_non_blocking()) upstream_.native_non_blocking(true, ignored);
   // The relay forwards segments as they come; Nagle's algorithm would hold a small one back until
   // the previous one is acknowledged, and the peers' delayed ACKs make that a wait. The endpoints
-  // already chose how to batch their writes.
+  // already chose how to batch their writes. The connectors set it on the upstream socket before
+  // connecting (upstream::open_upstream_socket): set now, it would push out a PROXY header queued
+  // with MSG_MORE ahead of the first bytes this relay sends.
   client_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
-  upstream_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
   run(up_);
   run(down_);
 }

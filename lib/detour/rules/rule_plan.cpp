@@ -33,9 +33,14 @@ class chain_builder {
   void add(rule r) { chain_.rules.push_back(std::move(r)); }
 
   // A connection to the listen port itself is not redirected again; detourd refuses it as direct.
-  void exclude_non_tcp_and_listen_port(std::uint16_t port) {
+  // Both listeners' ports, in both chains: a connection made to either one directly is not
+  // redirected into the other, so it reaches detourd as not redirected and is refused there.
+  void exclude_non_tcp_and_listen_port(const config& cfg) {
     add(return_if("exclude_non_tcp", {is_not(field::l4proto, IPPROTO_TCP)}));
-    add(return_if("exclude_listen_port", {is(field::tcp_dport, port)}));
+    add(return_if("exclude_listen_port", {is(field::tcp_dport, cfg.port)}));
+    if (cfg.inbound_port() != cfg.port) {
+      add(return_if("exclude_inbound_port", {is(field::tcp_dport, cfg.inbound_port())}));
+    }
   }
 
   // The admin endpoint's own address: Prometheus, `detourd status` and curl reach it without being
@@ -194,7 +199,7 @@ void outbound_exclusions(chain_builder& b, const config& cfg, std::uint32_t self
   // excludes its proxy's uid 1337: detourd's own upstream connections are never captured, even
   // with `mark: 0`. self_uid cannot serve, since it is still the starting user's at install time.
   if (cfg.run_as) b.add(return_if("exclude_run_user", {is(field::skuid, cfg.run_as->uid)}));
-  b.exclude_non_tcp_and_listen_port(cfg.port);
+  b.exclude_non_tcp_and_listen_port(cfg);
   b.exclude_admin(cfg.admin.listen);
   b.ports(out.ports, out.exclude_ports);
   b.ids("uids", set_type::uid, field::skuid, out.uids, true);
@@ -214,7 +219,7 @@ void outbound_exclusions(chain_builder& b, const config& cfg, std::uint32_t self
 // The same for the prerouting chain and the guard's input and forward chains.
 void inbound_exclusions(chain_builder& b, const config& cfg) {
   const auto& in = cfg.intercept.inbound;
-  b.exclude_non_tcp_and_listen_port(cfg.port);
+  b.exclude_non_tcp_and_listen_port(cfg);
   b.exclude_admin(cfg.admin.listen);
   b.interfaces("interfaces", field::iifname, in.interfaces, true);
   b.include_prefixes("sources", in.sources, field::ip_saddr, field::ip6_saddr);
@@ -265,7 +270,7 @@ rule_plan make_plan(const config& cfg, std::uint32_t self_uid) {
   if (ic.inbound.enabled) {
     chain_builder b(plan, "in_", chain{"prerouting", hook::prerouting, ic.priority, {}});
     inbound_exclusions(b, cfg);
-    b.finish(redirect_to(cfg.port));
+    b.finish(redirect_to(cfg.inbound_port()));
   }
   return plan;
 }

@@ -74,7 +74,8 @@ boost::asio::awaitable<connect_outcome> connect_direct(boost::asio::ip::tcp::end
                                                        const connect_options& options);
 
 // Opens a TCP socket for `target`'s family carrying the options every upstream socket must have
-// (the mark that keeps our own traffic out of our redirect rules). Shared by all connectors.
+// (the mark that keeps our own traffic out of our redirect rules, and TCP_NODELAY for the relay).
+// Shared by all connectors.
 // A failed step of a connect: the text for the log and its kind.
 struct attempt_error {
   std::string text;

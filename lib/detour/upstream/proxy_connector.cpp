@@ -85,6 +85,7 @@ asio::awaitable<handshake_result> http_handshake(net::socket& socket, tcp::endpo
   co_return r;
 }
 
+// Null: no handshake, the connection is ready once TCP is (kind forward).
 using handshake_fn = asio::awaitable<handshake_result> (*)(net::socket&, tcp::endpoint, const upstream_config&);
 
 asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const upstream_config& upstream,
@@ -126,6 +127,10 @@ asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const ups
     }
     out.via = fmt::format("{} {} ({})", kind, upstream.name, net::to_string(server));
     out.server = server;
+    if (handshake == nullptr) {
+      out.socket = std::move(socket);
+      co_return out;
+    }
     asio::steady_timer timer(executor, deadline);
     auto result =
         co_await (handshake(*socket, target, upstream) || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
@@ -169,9 +174,21 @@ asio::awaitable<connect_outcome> connect_http(tcp::endpoint target, const upstre
   return connect_through(std::move(target), upstream, options, http_handshake);
 }
 
+asio::awaitable<connect_outcome> connect_forward(tcp::endpoint target, const upstream_config& upstream,
+                                                 connect_options options) {
+  return connect_through(std::move(target), upstream, options, nullptr);
+}
+
 asio::awaitable<connect_outcome> connect_upstream(tcp::endpoint target, const upstream_config& upstream,
                                                   connect_options options) {
-  if (upstream.kind == upstream_kind::http) return connect_http(std::move(target), upstream, options);
+  switch (upstream.kind) {
+    case upstream_kind::http:
+      return connect_http(std::move(target), upstream, options);
+    case upstream_kind::forward:
+      return connect_forward(std::move(target), upstream, options);
+    case upstream_kind::socks5:
+      break;
+  }
   return connect_socks5(std::move(target), upstream, options);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// Connections through an upstream proxy: SOCKS5 or HTTP CONNECT, with the upstream's servers tried
-// in order. Same outcome shape as connect_direct, so the session treats every route alike.
+// Connections through an upstream proxy: SOCKS5 or HTTP CONNECT, or straight to a forward
+// upstream's server, with the upstream's servers tried in order. Same outcome shape as connect_direct, so the session
+// treats every route alike.
 #include "detour/config/config.hpp"
 #include "detour/upstream/connector.hpp"
 
@@ -19,6 +20,12 @@ boost::asio::awaitable<connect_outcome> connect_socks5(boost::asio::ip::tcp::end
                                                        const upstream_config& upstream, connect_options options);
 boost::asio::awaitable<connect_outcome> connect_http(boost::asio::ip::tcp::endpoint target,
                                                      const upstream_config& upstream, connect_options options);
+
+// kind forward: the servers are tried in order as above, and the first that accepts the TCP
+// connection carries it; nothing is sent, and `target` is not used (a PROXY header, which the
+// session sends, is the only place the original destination travels).
+boost::asio::awaitable<connect_outcome> connect_forward(boost::asio::ip::tcp::endpoint target,
+                                                        const upstream_config& upstream, connect_options options);
 
 // By upstream.kind.
 boost::asio::awaitable<connect_outcome> connect_upstream(boost::asio::ip::tcp::endpoint target,

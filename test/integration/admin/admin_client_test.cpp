@@ -50,8 +50,8 @@ TEST_CASE("the connections command asks for one route by its name and prints its
   CHECK(detour::admin::connections_command(target_of(admin), std::string("route 2"), false, out, err) == 0);
   CHECK(admin.backend.last_route_filter() == std::optional<std::string>("route 2"));
   CHECK(out.str() ==
-        "ID  STATE     SOURCE          ORIGINAL DST  ROUTE    UPSTREAM  UP     DOWN   AGE   IDLE\n"
-        "19  relaying  10.0.0.2:40000  10.0.0.3:80   route 2  -         190 B  380 B  1.5s  0.2s\n");
+        "ID  STATE     DIR  SOURCE          ORIGINAL DST  NAME  ROUTE    UPSTREAM  UP     DOWN   AGE   IDLE\n"
+        "19  relaying  -    10.0.0.2:40000  10.0.0.3:80   -     route 2  -         190 B  380 B  1.5s  0.2s\n");
   CHECK(err.str().empty());
 }
 

@@ -61,10 +61,12 @@ routes:
     auto got = read_until_eof(client.get());
     CHECK(got.end == stream_end::eof);
     auto source = local_endpoint_of(client.get());
-    CHECK(got.bytes == fmt::format("{{\"source\":\"10.77.0.2:{}\",\"destination\":\"127.0.0.1:{}\","
-                                   "\"original_destination\":\"10.77.0.2:{}\",\"route\":\"route 2\","
-                                   "\"action\":\"echo json\"}}\n",
-                                   source.port(), ws.port, echo_port));
+    CHECK(got.bytes ==
+          fmt::format("{{\"source\":\"10.77.0.2:{}\",\"destination\":\"127.0.0.1:{}\","
+                      "\"original_destination\":\"10.77.0.2:{}\",\"direction\":\"outbound\",\"server_name\":null,"
+                      "\"name_from\":null,\"route\":\"route 2\","
+                      "\"action\":\"echo json\"}}\n",
+                      source.port(), ws.port, echo_port));
   }
   SECTION("an earlier reject wins over a later echo for the same port") {
     expect_reset(at("10.77.1.2", echo_port));

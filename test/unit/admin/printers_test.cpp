@@ -15,10 +15,10 @@ constexpr const char* stats_json = R"({"version":"0.1.0","uptime_seconds":12.3,"
 
 constexpr const char* connections_json = R"({"connections":[
  {"id":17,"state":"relaying","source":"10.0.0.2:40000","local":"10.0.0.1:15001","original_dst":"10.0.0.3:80",
-  "route":"corp","action":"upstream","upstream":"corp","server":"10.0.0.1:1080","bytes_up":10,"bytes_down":2048,
+  "direction":"outbound","server_name":"www.example.com","name_from":"sni","route":"corp","action":"upstream","upstream":"corp","server":"10.0.0.1:1080","bytes_up":10,"bytes_down":2048,
   "age_seconds":125.5,"idle_seconds":0.25},
  {"id":1234567,"state":"connecting","source":"[2001:db8::2]:50000","local":"[2001:db8::1]:15001",
-  "original_dst":"[2001:db8::3]:443","route":"route 2","action":"direct","upstream":null,"server":null,
+  "original_dst":"[2001:db8::3]:443","direction":"inbound","server_name":null,"name_from":null,"route":"route 2","action":"direct","upstream":null,"server":null,
   "bytes_up":0,"bytes_down":0,"age_seconds":7384,"idle_seconds":7384}]})";
 
 std::string status_of(const std::string& json) {
@@ -59,15 +59,28 @@ TEST_CASE("the status summary says when detourd is not ready and its rules are n
 }
 
 TEST_CASE("the connections table has one aligned line per connection, a dash for no upstream", "[admin]") {
-  CHECK(
-      table_of(connections_json) ==
-      "ID       STATE       SOURCE               ORIGINAL DST       ROUTE    UPSTREAM  UP    DOWN     AGE    IDLE\n"
-      "17       relaying    10.0.0.2:40000       10.0.0.3:80        corp     corp      10 B  2.0 KiB  2m05s  0.2s\n"
-      "1234567  connecting  [2001:db8::2]:50000  [2001:db8::3]:443  route 2  -         0 B   0 B      2h03m  2h03m\n");
+  CHECK(table_of(connections_json) ==
+        "ID       STATE       DIR  SOURCE               ORIGINAL DST       NAME             ROUTE    UPSTREAM  UP    "
+        "DOWN   "
+        "  AGE    IDLE\n"
+        "17       relaying    out  10.0.0.2:40000       10.0.0.3:80        www.example.com  corp     corp      10 B  "
+        "2.0 KiB"
+        "  2m05s  0.2s\n"
+        "1234567  connecting  in   [2001:db8::2]:50000  [2001:db8::3]:443  -                route 2  -         0 B   0 "
+        "B    "
+        "  2h03m  2h03m\n");
+}
+
+TEST_CASE("the connections table of a detourd without direction and name fields shows dashes there", "[admin]") {
+  CHECK(table_of(R"({"connections":[{"id":1,"state":"relaying","source":"10.0.0.2:1","original_dst":"10.0.0.3:2",
+    "route":"r","upstream":null,"bytes_up":0,"bytes_down":0,"age_seconds":1,"idle_seconds":1}]})") ==
+        "ID  STATE     DIR  SOURCE      ORIGINAL DST  NAME  ROUTE  UPSTREAM  UP   DOWN  AGE   IDLE\n"
+        "1   relaying  -    10.0.0.2:1  10.0.0.3:2    -     r      -         0 B  0 B   1.0s  1.0s\n");
 }
 
 TEST_CASE("the connections table of no connections is its header", "[admin]") {
-  CHECK(table_of(R"({"connections":[]})") == "ID  STATE  SOURCE  ORIGINAL DST  ROUTE  UPSTREAM  UP  DOWN  AGE  IDLE\n");
+  CHECK(table_of(R"({"connections":[]})") ==
+        "ID  STATE  DIR  SOURCE  ORIGINAL DST  NAME  ROUTE  UPSTREAM  UP  DOWN  AGE  IDLE\n");
 }
 
 TEST_CASE("the printers refuse JSON without the fields they show", "[admin]") {

@@ -171,3 +171,12 @@ TEST_CASE("a missing config file is a clear error", "[config]") {
   CHECK_THROWS_WITH(detour::load_config_file("/nonexistent/detour.yaml"),
                     "/nonexistent/detour.yaml: cannot open: No such file or directory");
 }
+
+TEST_CASE("intercept.inbound.port gives prerouting captures a port of their own, by default the main one", "[config]") {
+  auto c = detour::parse_config("port: 15001\nintercept: {inbound: {enabled: true, port: 15006}}\n", "t.yaml");
+  CHECK(c.intercept.inbound.port == 15006);
+  CHECK(c.inbound_port() == 15006);
+  CHECK(detour::parse_config("port: 15002\n", "t.yaml").inbound_port() == 15002);
+  CHECK_THROWS_WITH(detour::parse_config("intercept: {inbound: {port: 0}}\n", "t.yaml"),
+                    Catch::Contains("t.yaml:1:29: intercept.inbound.port:"));
+}

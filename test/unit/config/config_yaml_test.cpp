@@ -36,6 +36,7 @@ intercept:
     exclude_interfaces: [docker0]
   inbound:
     enabled: true
+    port: 15006
     interfaces: [eth0, br-lan]
     sources: [192.168.0.0/16]
     exclude_sources: [192.168.9.0/24]
@@ -50,9 +51,17 @@ upstreams:
     username: alice
     password: "hunter2: the secret"
     connect_timeout: 5s
+    resolve: remote
   office:
     kind: http
     address: 192.0.2.8:3128
+  backend:
+    kind: forward
+    servers: ["10.1.0.7:8443", "[2001:db8::7]:8443"]
+    proxy_protocol: v2
+  plain:
+    kind: forward
+    address: 10.1.0.8:80
 routes:
   - destinations: [10.0.0.0/8, "fd00::/8"]
     ports: [80, 443-444]
@@ -67,6 +76,10 @@ routes:
   - name: half
     destinations: [198.51.100.0/25]
     action: direct
+  - ports: [8080]
+    action: {direct: {proxy_protocol: v1}}
+  - ports: [8443]
+    action: {upstream: backend}
   - default: {upstream: corp}
 access_log:
   path: /var/log/detour/access.log
@@ -86,6 +99,9 @@ TEST_CASE("the config YAML reads back into the same config, with the password re
   CHECK(text.find("hunter2") == std::string::npos);
   CHECK(text.find("password: \"<redacted>\"") != std::string::npos);
   CHECK(text.find("username: alice") != std::string::npos);
+  CHECK(text.find("resolve: remote") != std::string::npos);
+  CHECK(text.find("proxy_protocol: v2") != std::string::npos);
+  CHECK(text.find("{direct: {proxy_protocol: v1}}") != std::string::npos);
 
   auto expected = original;
   expected.upstreams.at(0).password = std::string(detour::redacted_password);

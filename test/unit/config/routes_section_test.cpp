@@ -82,15 +82,18 @@ TEST_CASE("a bad route is refused with its place, key and value", "[config]") {
   CHECK(error_of("routes:\n  - default: {upstream: corp}\n") ==
         "t.yaml:2:25: routes[0].default.upstream: unknown upstream \"corp\" (no upstreams are defined)");
   CHECK(error_of("routes:\n  - ports: [1]\n    action: proxy\n") ==
-        "t.yaml:3:13: routes[0].action: expected direct, echo, reject, {upstream: NAME} or {echo: json}, got "
-        "\"proxy\"");
+        "t.yaml:3:13: routes[0].action: expected direct, echo, reject, {upstream: NAME}, {echo: json} or "
+        "{direct: {proxy_protocol: v1|v2}}, got \"proxy\"");
   CHECK(error_of("routes:\n  - ports: [1]\n    action: {echo: xml}\n") ==
         "t.yaml:3:20: routes[0].action.echo: expected line or json, got \"xml\"");
   CHECK(error_of("routes:\n  - ports: [1]\n    action: {direct: 1}\n") ==
-        "t.yaml:3:14: routes[0].action.direct: unknown key (known: upstream, echo)");
+        "t.yaml:3:22: routes[0].action.direct: expected {proxy_protocol: v1|v2}");
+  CHECK(error_of("routes:\n  - ports: [1]\n    action: {forward: x}\n") ==
+        "t.yaml:3:14: routes[0].action.forward: unknown key (known: upstream, echo, direct)");
   CHECK(error_of("routes:\n  - ports: [1]\n") == "t.yaml:2:5: routes[0]: needs action");
   CHECK(error_of("routes:\n  - action: direct\n") ==
-        "t.yaml:2:5: routes[0]: needs at least one of destinations, ports, sources (a catch-all is default:)");
+        "t.yaml:2:5: routes[0]: needs at least one of destinations, destinations_file, ports, sources, hosts, "
+        "hosts_file, direction (a catch-all is default:)");
   CHECK(error_of("routes:\n  - destinations: []\n    action: direct\n") ==
         "t.yaml:2:19: routes[0].destinations: is empty; leave it out to match every address");
   CHECK(error_of("routes:\n  - default: direct\n  - ports: [1]\n    action: reject\n") ==
@@ -100,7 +103,8 @@ TEST_CASE("a bad route is refused with its place, key and value", "[config]") {
   CHECK(error_of("routes:\n  - sources: [10.0.0.0/33]\n    action: reject\n") ==
         "t.yaml:2:15: routes[0].sources[0]: \"33\" is not a prefix length from 0 to 32");
   CHECK(error_of("routes:\n  - host: example.com\n    action: reject\n") ==
-        "t.yaml:2:5: routes[0].host: unknown key (known: default, destinations, ports, sources, name, action)");
+        "t.yaml:2:5: routes[0].host: unknown key (known: default, destinations, destinations_file, ports, sources, "
+        "hosts, hosts_file, direction, name, action)");
   CHECK(error_of("routes: {a: 1}\n") == "t.yaml:1:9: routes: expected a list of rules ending with default: ACTION");
 }
 
@@ -133,4 +137,32 @@ routes:
         "t.yaml:2:11: routes[0].name: must be 1 to 64 characters");
   CHECK(error_of("routes:\n  - name: \"a\\tb\"\n    ports: [1]\n    action: reject\n") ==
         "t.yaml:2:11: routes[0].name: \"a\tb\" has a control character, a quote or a backslash");
+}
+
+TEST_CASE("a direct route may send a PROXY header, and an unknown version is refused at its place",
+          "[config][proxy_protocol]") {
+  auto c = parse(R"(
+routes:
+  - ports: [80]
+    action: {direct: {proxy_protocol: v1}}
+  - ports: [443]
+    action:
+      direct:
+        proxy_protocol: v2
+  - ports: [8080]
+    action: {direct: {}}
+  - default: {direct: {proxy_protocol: v2}}
+)");
+  REQUIRE(c.routes.size() == 3);
+  CHECK(c.routes[0].action == route_action{route_kind::direct, 0, detour::proxy_protocol_version::v1});
+  CHECK(c.routes[1].action == route_action{route_kind::direct, 0, detour::proxy_protocol_version::v2});
+  CHECK(c.routes[2].action == route_action{route_kind::direct, 0, detour::proxy_protocol_version::none});
+  CHECK(c.default_action() == route_action{route_kind::direct, 0, detour::proxy_protocol_version::v2});
+
+  CHECK(error_of("routes:\n  - ports: [1]\n    action: {direct: {proxy_protocol: v3}}\n") ==
+        "t.yaml:3:39: routes[0].action.direct.proxy_protocol: expected v1 or v2, got \"v3\"");
+  CHECK(error_of("routes:\n  - default:\n      direct:\n        proxy_protocol: V1\n") ==
+        "t.yaml:4:25: routes[0].default.direct.proxy_protocol: expected v1 or v2, got \"V1\"");
+  CHECK(error_of("routes:\n  - ports: [1]\n    action: {direct: {proxy: v1}}\n") ==
+        "t.yaml:3:23: routes[0].action.direct.proxy: unknown key (known: proxy_protocol)");
 }

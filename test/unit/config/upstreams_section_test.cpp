@@ -90,9 +90,9 @@ TEST_CASE("an upstream password can come from a file or an environment variable"
 
 TEST_CASE("a bad upstream is refused with its place, key and value, never the password", "[config]") {
   CHECK(error_of("upstreams:\n  corp:\n    kind: socks4\n    address: 10.0.0.1:1080\n") ==
-        "t.yaml:3:11: upstreams.corp.kind: expected socks5 or http, got \"socks4\"");
+        "t.yaml:3:11: upstreams.corp.kind: expected socks5, http or forward, got \"socks4\"");
   CHECK(error_of("upstreams:\n  corp:\n    address: 10.0.0.1:1080\n") ==
-        "t.yaml:3:5: upstreams.corp: needs kind: socks5 or http");
+        "t.yaml:3:5: upstreams.corp: needs kind: socks5, http or forward");
   CHECK(error_of("upstreams:\n  corp:\n    kind: http\n") ==
         "t.yaml:3:5: upstreams.corp: needs address or servers (at least one)");
   CHECK(error_of("upstreams:\n  corp:\n    kind: http\n    servers: [\"10.0.0.1:80\", \"2001:db8::1:80\"]\n") ==
@@ -129,7 +129,7 @@ TEST_CASE("a bad upstream is refused with its place, key and value, never the pa
         "t.yaml:5:22: upstreams.corp.connect_timeout: must be longer than 0ms");
   CHECK(error_of("upstreams:\n  corp:\n    kind: http\n    address: 10.0.0.1:1\n    proxy: x\n") ==
         "t.yaml:5:5: upstreams.corp.proxy: unknown key (known: kind, address, servers, username, password, "
-        "password_file, password_env, connect_timeout)");
+        "password_file, password_env, proxy_protocol, resolve, connect_timeout)");
   CHECK(error_of("upstreams:\n  \"a b\":\n    kind: http\n") ==
         "t.yaml:2:3: upstreams: \"a b\" is not a valid upstream name (letters, digits, _, - or ., at most 64)");
   CHECK(error_of("upstreams: [a]\n") == "t.yaml:1:12: upstreams: expected a mapping of names to upstreams");
@@ -146,4 +146,54 @@ TEST_CASE("server addresses take a port and bracket IPv6", "[config]") {
   CHECK_FALSE(parse_server_address("127.0.0.1:65536", &why));
   CHECK_FALSE(parse_server_address("127.0.0.1:8x", &why));
   CHECK(why == "\"127.0.0.1:8x\" is not an address with a port, such as 192.0.2.1:1080 or [2001:db8::1]:1080");
+}
+
+TEST_CASE("a forward upstream has fixed servers and an optional PROXY version, and every kind a resolve",
+          "[config][proxy_protocol]") {
+  auto c = parse(R"(
+upstreams:
+  backend:
+    kind: forward
+    servers: ["10.1.0.7:8443", "[2001:db8::7]:8443"]
+    proxy_protocol: v2
+  plain:
+    kind: forward
+    address: 10.1.0.8:80
+    resolve: local
+  corp:
+    kind: socks5
+    address: 10.1.0.5:1080
+    resolve: remote
+  office:
+    kind: http
+    address: 10.1.0.6:3128
+)");
+  REQUIRE(c.upstreams.size() == 4);
+  CHECK(c.upstreams[0].kind == upstream_kind::forward);
+  CHECK(c.upstreams[0].servers.size() == 2);
+  CHECK(c.upstreams[0].proxy_protocol == detour::proxy_protocol_version::v2);
+  CHECK(c.upstreams[1].proxy_protocol == detour::proxy_protocol_version::none);
+  CHECK(c.upstreams[1].resolve == detour::name_resolution::local);
+  CHECK(c.upstreams[2].resolve == detour::name_resolution::remote);
+  CHECK(c.upstreams[2].proxy_protocol == detour::proxy_protocol_version::none);
+  CHECK(c.upstreams[3].resolve == detour::name_resolution::local);
+}
+
+TEST_CASE("proxy_protocol, resolve and credentials are refused where the kind cannot use them",
+          "[config][proxy_protocol]") {
+  const std::string forward = "upstreams:\n  be:\n    kind: forward\n    address: 10.0.0.1:80\n";
+  CHECK(error_of(forward + "    proxy_protocol: v3\n") ==
+        "t.yaml:5:21: upstreams.be.proxy_protocol: expected v1 or v2, got \"v3\"");
+  CHECK(error_of(forward + "    proxy_protocol: 2\n") ==
+        "t.yaml:5:21: upstreams.be.proxy_protocol: expected v1 or v2, got \"2\"");
+  CHECK(error_of(forward + "    resolve: remote\n") ==
+        "t.yaml:5:14: upstreams.be.resolve: remote needs a proxy that connects by name (socks5 or http), not forward");
+  CHECK(error_of(forward + "    username: alice\n") ==
+        "t.yaml:5:15: upstreams.be.username: kind forward has no authentication (it relays the stream as is)");
+  CHECK(error_of(forward + "    password_env: X\n") ==
+        "t.yaml:5:19: upstreams.be.password_env: kind forward has no authentication (it relays the stream as is)");
+  CHECK(error_of("upstreams:\n  corp:\n    kind: socks5\n    address: 10.0.0.1:1080\n    proxy_protocol: v1\n") ==
+        "t.yaml:5:21: upstreams.corp.proxy_protocol: is for kind forward only, not socks5");
+  CHECK(error_of("upstreams:\n  corp:\n    kind: http\n    address: 10.0.0.1:3128\n    resolve: dns\n") ==
+        "t.yaml:5:14: upstreams.corp.resolve: expected local or remote, got \"dns\"");
 }

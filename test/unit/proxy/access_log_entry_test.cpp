@@ -42,7 +42,7 @@ session_record routed(std::uint16_t port) {
   r.source = ep("10.0.0.5", 51234);
   r.local = ep("127.0.0.1", 15001);
   r.original = ep("93.184.216.34", port);
-  r.decision = r.snapshot->router.decide(r.source, *r.original);
+  r.decision = r.snapshot->router.decide({r.source, *r.original});
   return r;
 }
 
@@ -76,14 +76,17 @@ TEST_CASE("an access log entry has every field, in order, for a relayed upstream
   r.bytes_down = 4087;
   r.reason = "upstream reset";
   auto e = entry_of(r, outcome::relayed);
-  CHECK(keys_of(e) == std::vector<std::string>{"time", "id", "source", "local", "original_dst", "route", "action",
-                                               "upstream", "result", "reason", "bytes_up", "bytes_down", "duration_ms",
-                                               "connect_ms"});
+  CHECK(keys_of(e) == std::vector<std::string>{"time", "id", "source", "local", "original_dst", "direction",
+                                               "server_name", "name_from", "route", "action", "upstream", "result",
+                                               "reason", "bytes_up", "bytes_down", "duration_ms", "connect_ms"});
   CHECK(e.at("time") == "2026-12-02T01:02:03.456Z");
   CHECK(e.at("id") == 42);
   CHECK(e.at("source") == "10.0.0.5:51234");
   CHECK(e.at("local") == "127.0.0.1:15001");
   CHECK(e.at("original_dst") == "93.184.216.34:83");
+  CHECK(e.at("direction") == "outbound");
+  CHECK(e.at("server_name").is_null());
+  CHECK(e.at("name_from").is_null());
   CHECK(e.at("route") == "route 3");
   CHECK(e.at("action") == "upstream");
   CHECK(e.at("upstream") == json::object{{"name", "corp"}, {"server", "[fd00::5]:1080"}});
@@ -170,4 +173,15 @@ TEST_CASE("an access log entry's time is UTC with milliseconds, zero-padded", "[
   detour::proxy::append_access_log_entry(line, r, outcome::relayed,
                                          std::chrono::sys_days{std::chrono::year{2027} / 1 / 9} + 5ms);
   CHECK(json::parse(line).at("time") == "2027-01-09T00:00:00.005Z");
+}
+
+TEST_CASE("an access log entry has the direction and the sniffed name with where it came from", "[proxy][access_log]") {
+  auto r = routed(84);
+  r.direction = detour::traffic_direction::inbound;
+  r.server_name = "www.example.com";
+  r.name_from = detour::proxy::name_origin::tls_ech_outer;
+  auto e = entry_of(r, outcome::relayed);
+  CHECK(e.at("direction") == "inbound");
+  CHECK(e.at("server_name") == "www.example.com");
+  CHECK(e.at("name_from") == "sni_ech_outer");
 }

@@ -289,6 +289,29 @@ TEST_CASE("both directions together give two chains in one table", "[rules]") {
             "\t\tmeta l4proto tcp counter redirect to :15001 comment \"redirect\"\n\t}\n}\n") != std::string::npos);
 }
 
+TEST_CASE(
+    "an inbound port of its own gets the prerouting redirect, and both listener ports are excluded in both "
+    "chains",
+    "[rules]") {
+  auto plan = make_plan(
+      parse_config("intercept: {inbound: {enabled: true, port: 15006}}\nadmin: {listen: off}\n", "test.yaml"), 0);
+  auto text = render_nft(plan);
+  INFO(text);
+  CHECK(text.find("\tchain prerouting {\n\t\ttype nat hook prerouting priority -99; policy accept;\n"
+                  "\t\tmeta l4proto != tcp counter return comment \"exclude_non_tcp\"\n"
+                  "\t\ttcp dport 15001 counter return comment \"exclude_listen_port\"\n"
+                  "\t\ttcp dport 15006 counter return comment \"exclude_inbound_port\"\n"
+                  "\t\tmeta l4proto tcp counter redirect to :15006 comment \"redirect\"\n\t}\n") != std::string::npos);
+  CHECK(text.find("\t\ttcp dport 15006 counter return comment \"exclude_inbound_port\"\n"
+                  "\t\tip daddr @out_exclude_destinations4") != std::string::npos);
+  CHECK(text.find("meta l4proto tcp counter redirect to :15001 comment \"redirect\"") != std::string::npos);
+}
+
+TEST_CASE("an inbound port equal to the main port is the same as none", "[rules]") {
+  CHECK(rendered("intercept: {inbound: {enabled: true, port: 15001}}") ==
+        rendered("intercept: {inbound: {enabled: true}}"));
+}
+
 TEST_CASE("the self-test rule comes first, matches only its mark and port 0, and goes with self_test: false",
           "[rules]") {
   auto first_output_rule = [](std::string_view yaml) {
