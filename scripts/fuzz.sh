@@ -10,13 +10,14 @@ command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ is needed (apt-get ins
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DDETOUR_FUZZ=ON -DDETOUR_TESTS=OFF >/dev/null
-ninja -C "$build" socks5_fuzz http_connect_fuzz
+targets="socks5_fuzz http_connect_fuzz tls_sni_fuzz http_host_fuzz"
+ninja -C "$build" $targets
 
-for target in socks5_fuzz http_connect_fuzz; do
+for target in $targets; do
   corpus=$build/corpus/$target
   mkdir -p "$corpus"
   echo "fuzz.sh: $target for ${seconds}s"
-  # -max_len above the HTTP head bound, so the oversized-head paths are reachable.
+  # -max_len above the HTTP head and ClientHello bounds, so the oversized paths are reachable.
   (cd "$build" && "./test/fuzz/$target" -max_total_time="$seconds" -max_len=20000 -timeout=10 \
      -print_final_stats=1 "$corpus" "$root/test/fuzz/seeds/$target")
 done
