@@ -5,6 +5,8 @@
 #   sudo scripts/bench.sh [--quick] [--only NAME,...] [--detourd PATH] [--workers N] [--out DIR]
 #   sudo scripts/bench.sh --only detourd,detourd-b --workloads wrk_close --b-scrape 1
 #                                    (A/B: detourd-b's /metrics scraped every second, detourd's off)
+#   sudo scripts/bench.sh --only detourd,detourd-b --workloads latency_http --b-config 'sniff: {enabled: false}'
+#                                    (A/B: the cost of sniffing the Host on port 8080)
 #
 # Everything (servers, nft redirect, proxies, clients) runs inside `ip netns add detour-bench-PID`;
 # the host's ruleset and addresses are never touched, and the namespace is deleted on every exit.
@@ -18,7 +20,8 @@ usage() {
 usage: scripts/bench.sh [options]            (run as root)
   --quick          1 repetition, 1-second loads, few connections: proves the script works
   --only LIST      comma-separated subset of: direct,haproxy,haproxy-splice,redsocks,detourd
-  --workloads LIST comma-separated subset of: iperf1,iperf8,wrk_close,wrk_keepalive,idle_rss,latency
+  --workloads LIST comma-separated subset of: iperf1,iperf8,wrk_close,wrk_keepalive,idle_rss,latency,
+                   latency_http
   --detourd PATH   detourd binary (default: build/daemon/detourd)
   --compare PATH   also run this second detourd binary as proxy `detourd-b` (A/B of a change in one
                    run, interleaved); add detourd-b to --only if --only is given
@@ -26,6 +29,8 @@ usage: scripts/bench.sh [options]            (run as root)
                    admin endpoint is `listen: off` otherwise, so "metrics off" is really off)
   --b-scrape S     scrape only detourd-b every S seconds: with no --compare, detourd-b is the same
                    binary, and the run is the A/B of metrics scraped against metrics off
+  --b-config YAML  lines appended to detourd-b's config (with no --compare, the same binary): the
+                   A/B of a setting, e.g. --b-config 'sniff: {enabled: false}'
   --workers N      scaling run: detourd workers N, HAProxy nbthread N, nothing pinned to a CPU
   --reps N         repetitions (default 3; median reported)
   --seconds N      duration of each iperf3/wrk load (default 5)
@@ -40,7 +45,7 @@ EOF
 }
 
 all_proxies=direct,haproxy-splice,haproxy,redsocks,detourd
-all_workloads=iperf1,iperf8,wrk_close,wrk_keepalive,idle_rss,latency
+all_workloads=iperf1,iperf8,wrk_close,wrk_keepalive,idle_rss,latency,latency_http
 quick=0
 only=$all_proxies
 workloads=$all_workloads
@@ -56,6 +61,7 @@ compare_bin=""
 trace=""
 scrape=0
 b_scrape=""
+b_config=""
 
 while (($#)); do
   case $1 in
@@ -73,6 +79,7 @@ while (($#)); do
     --trace) trace=$2; shift ;;
     --scrape) scrape=$2; shift ;;
     --b-scrape) b_scrape=$2; shift ;;
+    --b-config) b_config=$2; shift ;;
     --inner) inner=1 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -92,7 +99,7 @@ if [[ -z $out ]]; then
 fi
 detourd_bin=$(realpath -m "$detourd_bin")
 out=$(realpath -m "$out")
-if [[ -n $b_scrape && -z $compare_bin ]] && ((!inner)); then compare_bin=$detourd_bin; fi
+if [[ -n $b_scrape || -n $b_config ]] && [[ -z $compare_bin ]] && ((!inner)); then compare_bin=$detourd_bin; fi
 [[ -z $compare_bin ]] || compare_bin=$(realpath -m "$compare_bin")
 b_scrape=${b_scrape:-$scrape}
 for interval in "$scrape" "$b_scrape"; do
@@ -178,7 +185,7 @@ exit 101
   ip netns exec "$ns" env BENCH_NS="$ns" bash "${BASH_SOURCE[0]}" --inner --only "$only" \
     --workloads "$workloads" --detourd "$detourd_bin" --compare "$compare_bin" --workers "$workers" --reps "$reps" \
     --seconds "$seconds" --idle "$idle_count" --out "$out" --trace "$trace" --scrape "$scrape" \
-    --b-scrape "$b_scrape" "${quick_flag[@]}"
+    --b-scrape "$b_scrape" --b-config "$b_config" "${quick_flag[@]}"
   exit 0
 fi
 
@@ -355,6 +362,7 @@ EOF
       if scraping || has_admin_section "$bin"; then
         echo "admin: {listen: $(scraping && echo "\"127.0.0.1:$admin_port\"" || echo off)}" >>"$work/detour.yaml"
       fi
+      [[ $name == detourd || -z $b_config ]] || printf '%s\n' "$b_config" >>"$work/detour.yaml"
       "${pin_proxy[@]}" "${wrap[@]}" "$bin" run -c "$work/detour.yaml" 2>>"$work/detourd.log" &
       proxy_pids+=($!)
       redirect "meta mark $mark"
@@ -447,6 +455,14 @@ run_latency() {
     --count "$latency_count" --max-seconds 90
 }
 
+# The client speaks first, on a port detourd sniffs by default (8080): detourd waits for the
+# request to read its Host before it connects, where the greeting workload connects at once.
+run_latency_http() {
+  "${pin_load[@]}" timeout 120 "${tcpbench[@]}" latency --addr "$server_addr" --port "$http_port" \
+    --count "$latency_count" --max-seconds 90 \
+    --request 'GET /f128 HTTP/1.1\r\nHost: bench.example\r\nConnection: close\r\n\r\n'
+}
+
 cpu_ticks() {  # pid...: user+system clock ticks used so far by these processes (all threads)
   local pid total=0 line fields
   for pid in "$@"; do
@@ -492,6 +508,7 @@ measure() {  # proxy workload index: one measurement with a fresh proxy; prints 
     wrk_keepalive) value=$(run_wrk keepalive) || status=$? ;;
     idle_rss) value=$(run_idle) || status=$? ;;
     latency) value=$(run_latency) || status=$? ;;
+    latency_http) value=$(run_latency_http) || status=$? ;;
   esac
   stop_scraper "$proxy $workload" || status=1
   if ((${#proxy_pids[@]})); then
@@ -548,6 +565,9 @@ else
 fi
 if [[ $scrape != 0 || $b_scrape != 0 ]]; then
   title+=", /metrics scraped every ${scrape}s on detourd, ${b_scrape}s on detourd-b (0: admin endpoint off)"
+fi
+if [[ -n $b_config ]]; then
+  title+=", detourd-b config + \`$b_config\`"
 fi
 "$python" "$script_dir/bench/report.py" "$raw" "$out/results.md" "$out/ratios.dat" "$title"
 {

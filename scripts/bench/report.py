@@ -22,9 +22,11 @@ WORKLOADS = [
     ("wrk_keepalive", "wrk 50 conns keep-alive, req/s", True),
     ("idle_rss", "RSS per idle connection, KiB", False),
     ("latency", "connect + first byte p50, µs", False),
+    ("latency_http", "connect + request + first byte p50 (port 8080), µs", False),
 ]
 SHORT = {"iperf1": "1 stream", "iperf8": "8 streams", "wrk_close": "conn close",
-         "wrk_keepalive": "keep-alive", "idle_rss": "idle RSS", "latency": "connect p50"}
+         "wrk_keepalive": "keep-alive", "idle_rss": "idle RSS", "latency": "connect p50",
+         "latency_http": "request p50"}
 
 
 def fmt(value):

@@ -111,7 +111,11 @@ def hold(args):
 
 
 def latency(args):
-    """Sequential connections; each sample is connect() to the first byte received, in us."""
+    """Sequential connections; each sample is connect() to the first byte received, in us. With
+    --request, the client speaks first (an HTTP request, which a proxy may wait for to read its
+    Host) and the first bytes must be an HTTP status line; else the server greets first."""
+    request = args.request.encode().decode("unicode_escape").encode() if args.request else b""
+    expected = b"HTTP/1." if request else GREETING
     family = socket.AF_INET6 if ":" in args.addr else socket.AF_INET
     samples = []
     deadline = time.monotonic() + args.max_seconds
@@ -122,11 +126,13 @@ def latency(args):
         s.settimeout(2.0)
         start = time.perf_counter_ns()
         s.connect((args.addr, args.port))
+        if request:
+            s.sendall(request)
         data = s.recv(16)
         end = time.perf_counter_ns()
         s.close()
-        if data != GREETING:
-            sys.exit(f"latency: no greeting ({data!r})")
+        if not data.startswith(expected):
+            sys.exit(f"latency: no {'response' if request else 'greeting'} ({data!r})")
         samples.append((end - start) / 1000.0)
     if len(samples) < args.count // 2:
         sys.exit(f"latency: only {len(samples)} of {args.count} samples in {args.max_seconds}s")
@@ -160,6 +166,7 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--max-seconds", type=float, default=60)
+    p.add_argument("--request", default="", help="sent after connect; backslash escapes (\\r\\n) allowed")
     p.set_defaults(func=latency)
     args = parser.parse_args()
     args.func(args)
