@@ -124,7 +124,7 @@ asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_
   if (action.kind == route_kind::upstream) {
     const auto& via = cfg.upstreams.at(action.upstream);
     outcome = co_await upstream::connect_upstream(*record.original, via,
-                                                  {cfg.mark, via.connect_timeout, connecting.cancellation()});
+                                                  {cfg.mark, via.connect_timeout, connecting.cancellation(), record.server_name});
   } else {
     outcome =
         co_await upstream::connect_direct(*record.original, {cfg.mark, cfg.connect_timeout, connecting.cancellation()});
