@@ -26,7 +26,7 @@ session_record relayed_record(bool v6) {
   r.source = v6 ? ep("2001:db8:1234::5", 51234) : ep("10.0.0.5", 51234);
   r.local = v6 ? ep("::1", 15001) : ep("127.0.0.1", 15001);
   r.original = v6 ? ep("2001:db8:ffff::22", 443) : ep("93.184.216.34", 443);
-  r.decision = r.snapshot->router.decide(r.source, *r.original);
+  r.decision = r.snapshot->router.decide({r.source, *r.original});
   r.server = ep("10.1.0.5", 1080);
   r.connected = r.start + 3ms;
   r.bytes_up = 517;

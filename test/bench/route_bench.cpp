@@ -1,11 +1,17 @@
-// How long router::decide takes with thousands of prefixes. Run:
+// How long router::decide takes with thousands of prefixes and a hundred thousand host patterns,
+// and how long a config holding such lists (as files) takes to load. Run:
 //   ninja -C build route_bench && build/test/route_bench
+#include "detour/config/config.hpp"
 #include "detour/route/router.hpp"
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <string>
 
 namespace {
 
@@ -69,12 +75,117 @@ void decide(benchmark::State& state) {
   ip::tcp::endpoint source(ip::make_address("192.168.1.10"), 40000);
   std::size_t i = 0;
   for (auto _ : state) {
-    auto d = router.decide(source, destinations[i++ & 4095]);
+    auto d = router.decide({source, destinations[i++ & 4095]});
     benchmark::DoNotOptimize(d);
   }
   state.SetLabel(fmt::format("{} rules, {} prefixes", router.rule_count(), prefix_count));
 }
 
+// A workstation's lists: a domain list through the proxy, a country's prefixes direct, a block list
+// rejected, all as files. Names are made of random labels under a few dozen top-level ones, so the
+// trie is as wide at the top as a real list's.
+constexpr std::size_t host_count = 100'000;
+constexpr std::size_t list_prefix_count = 10'000;
+
+std::string random_label(std::mt19937& random) {
+  static constexpr std::string_view alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string label;
+  for (auto n = 3 + random() % 10; n > 0; --n) label += alphabet[random() % alphabet.size()];
+  return label;
+}
+
+std::string random_domain(std::mt19937& random) {
+  static const std::vector<std::string> tops{"com", "net", "org", "io", "cn", "de", "ru", "uk", "jp", "info"};
+  std::string name = random_label(random) + "." + tops[random() % tops.size()];
+  if (random() % 4 == 0) name = random_label(random) + "." + name;
+  return name;
+}
+
+struct workstation_lists {
+  std::filesystem::path dir;
+  std::vector<std::string> listed;  // the domain list's names, for queries that hit it
+  std::string yaml;
+
+  explicit workstation_lists(std::mt19937& random) {
+    dir = std::filesystem::temp_directory_path() / fmt::format("route-bench-{}", ::getpid());
+    std::filesystem::create_directories(dir);
+    std::ofstream proxied(dir / "proxied.txt"), blocked(dir / "blocked.txt"), direct(dir / "direct.txt");
+    proxied << "# the domain list, as list projects publish it\n";
+    for (std::size_t i = 0; i < host_count; ++i) {
+      auto name = random_domain(random);
+      listed.push_back(name);
+      // Mostly whole domains, some exact names, a few keywords: the mix of published lists.
+      if (i % 100 == 0) {
+        proxied << "keyword:" << random_label(random) << "\n";
+      } else {
+        proxied << (i % 5 == 0 ? "" : "*.") << name << "\n";
+      }
+    }
+    for (int i = 0; i < 1000; ++i) blocked << "*." << random_domain(random) << "\n";
+    for (std::size_t i = 0; i < list_prefix_count; ++i) direct << random_cidr(random, i % 4 == 3).to_string() << "\n";
+    yaml = fmt::format(
+        "upstreams:\n  corp: {{kind: socks5, servers: [\"10.0.0.1:1080\"]}}\n"
+        "routes:\n"
+        "  - {{name: ads, hosts_file: {0}/blocked.txt, action: reject}}\n"
+        "  - {{name: lan, destinations: [10.0.0.0/8, 192.168.0.0/16], action: direct}}\n"
+        "  - {{name: listed, hosts_file: {0}/proxied.txt, action: {{upstream: corp}}}}\n"
+        "  - {{name: country, destinations_file: {0}/direct.txt, action: direct}}\n"
+        "  - default: {{upstream: corp}}\n",
+        dir.string());
+  }
+  ~workstation_lists() { std::filesystem::remove_all(dir); }
+};
+
+// Half the queries carry a listed name or one under it, a quarter an unlisted name, a quarter no
+// name (a connection on a port that is not sniffed): the router walks every kind of path.
+void decide_workstation(benchmark::State& state) {
+  std::mt19937 random(42);
+  workstation_lists lists(random);
+  const auto c = detour::parse_config(lists.yaml, "bench.yaml");
+  const detour::route::router router(c);
+  std::vector<std::string> names;
+  for (int i = 0; i < 4096; ++i) {
+    switch (i % 4) {
+      case 0:
+        names.push_back(lists.listed[random() % lists.listed.size()]);
+        break;
+      case 1:
+        names.push_back("www." + lists.listed[random() % lists.listed.size()]);
+        break;
+      case 2:
+        names.push_back(random_domain(random));
+        break;
+      default:
+        names.emplace_back();
+    }
+  }
+  auto destinations = random_destinations(random, state.range(0) == 6);
+  ip::tcp::endpoint source(ip::make_address("192.168.1.10"), 40000);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const auto k = i++ & 4095;
+    auto d = router.decide({source, destinations[k], names[k]});
+    benchmark::DoNotOptimize(d);
+  }
+  state.SetLabel(fmt::format("{} host patterns, {} prefixes in files", host_count + 1000, list_prefix_count));
+}
+
+// parse_config reads the list files too: this is what `detourd check`, start and a reload pay
+// before the router is built; the router build is the rest.
+void load_workstation(benchmark::State& state) {
+  std::mt19937 random(7);
+  workstation_lists lists(random);
+  for (auto _ : state) {
+    const auto c = detour::parse_config(lists.yaml, "bench.yaml");
+    const detour::route::router router(c);
+    benchmark::DoNotOptimize(router.rule_count());
+  }
+  state.SetLabel(
+      fmt::format("parse_config + router, {} host patterns, {} prefixes", host_count + 1000, list_prefix_count));
+}
+
+BENCHMARK(decide_workstation)->Arg(4)->Arg(6)->Name("decide/100000_hosts_10000_prefixes/ipv");
+BENCHMARK(load_workstation)->Unit(benchmark::kMillisecond)->Name("load/100000_hosts_10000_prefixes");
 BENCHMARK(decide<few_rules_many_prefixes>)->Arg(4)->Arg(6)->Name("decide/4_rules_5000_prefixes/ipv");
 BENCHMARK(decide<one_rule_per_prefix>)->Arg(4)->Arg(6)->Name("decide/5000_rules_1_prefix_each/ipv");
 

@@ -1,6 +1,7 @@
 #pragma once
 #include "detour/error.hpp"
 #include "detour/net/cidr.hpp"
+#include "detour/net/host_pattern.hpp"
 #include "detour/net/port_range.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -129,15 +130,32 @@ struct route_action {
   friend bool operator==(const route_action&, const route_action&) = default;
 };
 
-// One entry of `routes`. Each list that is present must match (a list matches when any of its
-// elements does); an absent list matches everything. The first matching rule decides.
+// A list a route reads from a file of its own (`hosts_file`, `destinations_file`): the path, which
+// to_yaml writes back rather than the entries, and what the file held when the config was read.
+template <typename T>
+struct list_file {
+  std::string path;  // absolute; empty: no file
+  std::vector<T> entries;
+  friend bool operator==(const list_file&, const list_file&) = default;
+};
+
+// One entry of `routes`. Each condition that is present must match (a list matches when any of its
+// elements does; a list and its file are one list); an absent one matches everything. Host patterns
+// match the server name sniffed from the connection, so a rule with hosts never matches one whose
+// name was not sniffed. The first matching rule decides.
+// (Every member has an initializer, so that a rule can be written with designated initializers
+// naming only the conditions it has.)
 struct route_rule {
-  std::vector<net::cidr> destinations;
-  std::vector<net::port_range> ports;
-  std::vector<net::cidr> sources;
-  route_action action;
+  std::vector<net::cidr> destinations{};
+  std::vector<net::port_range> ports{};
+  std::vector<net::cidr> sources{};
+  route_action action{};
   // In logs, metrics labels and the admin API: `name:` from the file, else "route N" (1-based).
-  std::string name;
+  std::string name{};
+  std::vector<net::host_pattern> hosts{};
+  list_file<net::host_pattern> hosts_file{};
+  list_file<net::cidr> destinations_file{};
+  std::optional<traffic_direction> direction{};  // nullopt: both
   friend bool operator==(const route_rule&, const route_rule&) = default;
 };
 

@@ -21,8 +21,9 @@ inline constexpr std::size_t yaml_nodes = 2'000'000;
 // refused before yaml-cpp sees it (string_bytes bounds the others).
 inline constexpr std::size_t lookahead_bytes = 1u << 20;
 
-inline constexpr std::size_t address_entries = 1'000'000;  // each destinations, sources, ... list
-inline constexpr std::size_t list_entries = 65'536;        // ports, uids, gids, interfaces, servers
+// Each destinations, sources, hosts ... list, and each hosts_file or destinations_file.
+inline constexpr std::size_t address_entries = 1'000'000;
+inline constexpr std::size_t list_entries = 65'536;  // ports, uids, gids, interfaces, servers
 inline constexpr std::size_t routes = 10'000;
 inline constexpr std::size_t upstreams = 1'000;
 
@@ -31,6 +32,9 @@ inline constexpr std::size_t interface_bytes = 15;           // IFNAMSIZ less it
 inline constexpr std::size_t socks5_credential_bytes = 255;  // RFC 1929: one length byte
 inline constexpr std::size_t path_bytes = 4095;              // PATH_MAX less its terminating zero
 inline constexpr std::size_t string_bytes = 4096;            // any other scalar, keys included
+// A hosts_file or destinations_file: a 1M-line domain list is about 20 MiB, an address list up to
+// 45 MiB (see file_bytes).
+inline constexpr std::size_t list_file_bytes = 64u << 20;
 // A password file holds a password and perhaps a line ending.
 inline constexpr std::size_t password_file_bytes = string_bytes + 2;
 

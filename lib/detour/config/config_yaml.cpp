@@ -37,6 +37,12 @@ void emit_match(YAML::Emitter& out, std::string_view key, const std::vector<T>& 
   if (!items.empty()) emit_list(out, key, items);
 }
 
+// The path only: reading the config back reads the file again, as a reload does.
+template <typename T>
+void emit_file(YAML::Emitter& out, std::string_view key, const list_file<T>& file) {
+  if (!file.path.empty()) out << YAML::Key << std::string(key) << YAML::Value << file.path;
+}
+
 void emit_destination_filters(YAML::Emitter& out, const auto& capture) {
   emit_list(out, "ports", capture.ports);
   emit_list(out, "exclude_ports", capture.exclude_ports);
@@ -136,8 +142,12 @@ void emit_routes(YAML::Emitter& out, const config& c) {
     out << YAML::BeginMap;
     out << YAML::Key << "name" << YAML::Value << rule.name;
     emit_match(out, "destinations", rule.destinations);
+    emit_file(out, "destinations_file", rule.destinations_file);
     emit_match(out, "ports", rule.ports);
     emit_match(out, "sources", rule.sources);
+    emit_match(out, "hosts", rule.hosts);
+    emit_file(out, "hosts_file", rule.hosts_file);
+    if (rule.direction) out << YAML::Key << "direction" << YAML::Value << std::string(to_string(*rule.direction));
     out << YAML::Key << "action" << YAML::Value;
     emit_action(out, rule.action, c.upstreams);
     out << YAML::EndMap;

@@ -1,6 +1,7 @@
 #include "detour/config/routes_section.hpp"
 
 #include "detour/config/config_limits.hpp"
+#include "detour/config/list_file_reader.hpp"
 #include "detour/config/upstreams_section.hpp"
 #include "detour/config/yaml_reader.hpp"
 
@@ -60,6 +61,55 @@ route_action read_action(std::string_view source, const YAML::Node& node, const 
   fail(source, node.Mark(), key, expected_action);
 }
 
+std::vector<net::host_pattern> read_host_patterns(std::string_view source, const YAML::Node& node,
+                                                  std::string_view key) {
+  return read_list<net::host_pattern>(
+      source, node, key,
+      [&](const YAML::Node& item, const std::string& path) {
+        auto text = read_string(source, item, path);
+        std::string why;
+        auto pattern = net::parse_host_pattern(text, &why);
+        if (!pattern) fail(source, item.Mark(), path, why);
+        return *pattern;
+      },
+      config_limits::address_entries);
+}
+
+// The file's path stays in the config (to_yaml writes it back); its entries are read now, so a bad
+// line is refused by `detourd check` and by a reload, which then keeps the running config.
+template <typename T>
+list_file<T> read_route_list_file(std::string_view source, const YAML::Node& node, const std::string& key,
+                                  std::string_view entry_name,
+                                  const std::function<std::optional<T>(std::string_view, std::string*)>& parse) {
+  list_file<T> out;
+  out.path = read_string(source, node, key);
+  if (out.path.empty() || out.path.front() != '/') {
+    // detourd usually runs from / under systemd; a relative path would silently mean something else.
+    fail(source, node.Mark(), key, fmt::format("\"{}\" is not an absolute path", out.path));
+  }
+  check_length(source, node.Mark(), key, out.path, config_limits::path_bytes);
+  try {
+    out.entries = read_list_file<T>(out.path, entry_name, parse);
+  } catch (const config_error& e) {
+    fail(source, node.Mark(), key, e.what());
+  }
+  return out;
+}
+
+std::optional<net::cidr> parse_cidr_line(std::string_view text, std::string* why) {
+  std::string reason;
+  auto c = net::parse_cidr(text, &reason);
+  if (!c && why) *why = fmt::format("\"{}\": {}", text.substr(0, 80), reason);
+  return c;
+}
+
+traffic_direction read_direction(std::string_view source, const YAML::Node& node, const std::string& key) {
+  auto text = read_string(source, node, key);
+  if (text == "outbound") return traffic_direction::outbound;
+  if (text == "inbound") return traffic_direction::inbound;
+  fail(source, node.Mark(), key, fmt::format("expected inbound or outbound, got \"{}\"", text));
+}
+
 // Names are label values and the key of ?route= filters: short, printable, one line.
 void check_route_name(std::string_view source, const YAML::Node& node, const std::string& key,
                       const std::string& name) {
@@ -107,7 +157,9 @@ void read_routes(std::string_view source, const YAML::Node& node, const std::vec
   for (const auto& item : node) {
     auto key = fmt::format("routes[{}]", index++);
     if (default_route) fail(source, item.Mark(), key, "comes after default:, which must be the last entry");
-    if (!item.IsMap()) fail(source, item.Mark(), key, "expected a rule (destinations, ports, sources, action)");
+    if (!item.IsMap())
+      fail(source, item.Mark(), key,
+           "expected a rule (conditions such as destinations, ports or hosts, and an action)");
     mapping m(source, item, key);
     if (auto v = m.take("default")) {
       default_route = read_action(source, *v, m.key_path("default"), upstreams);
@@ -117,19 +169,32 @@ void read_routes(std::string_view source, const YAML::Node& node, const std::vec
     route_rule rule;
     bool has_match = false;
     // A list written out empty could mean "nothing" or "anything"; refuse it rather than guess.
-    auto read_match = [&]<typename T>(std::string_view name, std::vector<T>& field, auto reader) {
+    auto read_match = [&]<typename T>(std::string_view name, std::vector<T>& field, auto reader,
+                                      std::string_view every) {
       auto v = m.take(name);
       if (!v) return;
       field = reader(source, *v, m.key_path(name));
-      if (field.empty()) {
-        fail(source, v->Mark(), m.key_path(name),
-             fmt::format("is empty; leave it out to match every {}", name == "ports" ? "port" : "address"));
-      }
+      if (field.empty())
+        fail(source, v->Mark(), m.key_path(name), fmt::format("is empty; leave it out to match {}", every));
       has_match = true;
     };
-    read_match("destinations", rule.destinations, read_cidrs);
-    read_match("ports", rule.ports, read_port_ranges);
-    read_match("sources", rule.sources, read_cidrs);
+    auto read_file = [&]<typename T>(std::string_view name, list_file<T>& field, std::string_view entry_name,
+                                     std::optional<T> (*parse)(std::string_view, std::string*)) {
+      auto v = m.take(name);
+      if (!v) return;
+      field = read_route_list_file<T>(source, *v, m.key_path(name), entry_name, parse);
+      has_match = true;
+    };
+    read_match("destinations", rule.destinations, read_cidrs, "every address");
+    read_file("destinations_file", rule.destinations_file, "address prefixes", parse_cidr_line);
+    read_match("ports", rule.ports, read_port_ranges, "every port");
+    read_match("sources", rule.sources, read_cidrs, "every address");
+    read_match("hosts", rule.hosts, read_host_patterns, "every connection, with a server name or without");
+    read_file("hosts_file", rule.hosts_file, "host patterns", net::parse_host_pattern);
+    if (auto v = m.take("direction")) {
+      rule.direction = read_direction(source, *v, m.key_path("direction"));
+      has_match = true;
+    }
     if (auto v = m.take("name")) {
       rule.name = read_string(source, *v, m.key_path("name"));
       check_route_name(source, *v, m.key_path("name"), rule.name);
@@ -139,7 +204,9 @@ void read_routes(std::string_view source, const YAML::Node& node, const std::vec
     if (!action) fail(source, item.Mark(), key, "needs action");
     rule.action = read_action(source, *action, m.key_path("action"), upstreams);
     if (!has_match) {
-      fail(source, item.Mark(), key, "needs at least one of destinations, ports, sources (a catch-all is default:)");
+      fail(source, item.Mark(), key,
+           "needs at least one of destinations, destinations_file, ports, sources, hosts, hosts_file, direction (a "
+           "catch-all is default:)");
     }
     out.push_back(std::move(rule));
     marks.push_back(item.Mark());

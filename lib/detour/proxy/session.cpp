@@ -218,7 +218,8 @@ asio::awaitable<void> run_session(net::socket client, std::optional<traffic_dire
   }
 
   const auto& router = record.snapshot->router;
-  const auto& decision = record.decision.emplace(router.decide(record.source, original));
+  const auto& decision =
+      record.decision.emplace(router.decide({record.source, original, record.server_name, record.direction}));
   owner.metrics().route(*record.snapshot, decision).active.add();  // finish() takes it back
   switch (decision.action.kind) {
     case route_kind::reject:

@@ -114,20 +114,27 @@ router::router(const std::vector<route_rule>& rules, route_action default_action
       ports(rules.size());
   std::vector<std::vector<std::pair<u128, u128>>> dst6(rules.size()), src6(rules.size());
   std::vector<bool> any_dst(rules.size()), any_src(rules.size()), any_port(rules.size());
+  std::vector<std::uint64_t> outbound(words_, 0), inbound(words_, 0), without_hosts(words_, 0);
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const auto& r = rules[i];
     actions_.push_back(r.action);
     names_.push_back(r.name.empty() ? fmt::format("route {}", i + 1) : r.name);
     // A rule with only IPv6 destinations is not a wildcard for IPv4: it simply never matches there.
-    any_dst[i] = r.destinations.empty();
+    any_dst[i] = r.destinations.empty() && r.destinations_file.entries.empty();
     any_src[i] = r.sources.empty();
     any_port[i] = r.ports.empty();
-    for (const auto& c : r.destinations) {
-      if (c.is_v4())
-        dst4[i].push_back(bounds<std::uint32_t>(c));
-      else
-        dst6[i].push_back(bounds<u128>(c));
+    for (const auto* list : {&r.destinations, &r.destinations_file.entries}) {
+      for (const auto& c : *list) {
+        if (c.is_v4())
+          dst4[i].push_back(bounds<std::uint32_t>(c));
+        else
+          dst6[i].push_back(bounds<u128>(c));
+      }
     }
+    const auto bit = std::uint64_t{1} << (i % 64);
+    if (r.direction != traffic_direction::inbound) outbound[i / 64] |= bit;
+    if (r.direction != traffic_direction::outbound) inbound[i / 64] |= bit;
+    if (r.hosts.empty() && r.hosts_file.entries.empty()) without_hosts[i / 64] |= bit;
     for (const auto& c : r.sources) {
       if (c.is_v4())
         src4[i].push_back(bounds<std::uint32_t>(c));
@@ -142,24 +149,39 @@ router::router(const std::vector<route_rule>& rules, route_action default_action
   source_v4_ = builder.build(src4, any_src);
   source_v6_ = builder.build(src6, any_src);
   port_ = builder.build(ports, any_port);
+  direction_[static_cast<std::size_t>(traffic_direction::outbound)] = builder.intern(outbound);
+  direction_[static_cast<std::size_t>(traffic_direction::inbound)] = builder.intern(inbound);
+  without_hosts_ = builder.intern(without_hosts);
+  hosts_ = host_matcher(rules);
   names_.emplace_back("default");
 }
 
-route_decision router::decide(const ip::tcp::endpoint& source, const ip::tcp::endpoint& destination) const {
+route_decision router::decide(const route_query& q) const {
   if (actions_.empty()) return {default_action_, std::nullopt};
-  auto dst = net::unmap(destination.address());
-  auto src = net::unmap(source.address());
+  auto dst = net::unmap(q.destination.address());
+  auto src = net::unmap(q.source.address());
   const auto* d = set(dst.is_v4() ? destination_v4_.find(dst.to_v4().to_uint())
                                   : destination_v6_.find(net::to_integer(dst.to_v6())));
   const auto* s =
       set(src.is_v4() ? source_v4_.find(src.to_v4().to_uint()) : source_v6_.find(net::to_integer(src.to_v6())));
-  const auto* p = set(port_.find(destination.port()));
+  const auto* p = set(port_.find(q.destination.port()));
+  const auto* r = set(direction_[static_cast<std::size_t>(q.direction)]);
+  const auto* h = set(without_hosts_);
+  std::size_t best = actions_.size();
   for (std::size_t w = 0; w < words_; ++w) {
-    if (auto match = d[w] & s[w] & p[w]) {
-      auto rule = w * 64 + static_cast<std::size_t>(std::countr_zero(match));
-      return {actions_[rule], rule};
+    if (auto match = d[w] & s[w] & p[w] & r[w] & h[w]) {
+      best = w * 64 + static_cast<std::size_t>(std::countr_zero(match));
+      break;
     }
   }
+  // A rule with hosts can only win by coming before the first rule that matches without a name.
+  if (!q.name.empty() && best > 0) {
+    best = hosts_.first_rule(q.name, best, [&](std::size_t rule) {
+      const auto w = rule / 64;
+      return ((d[w] & s[w] & p[w] & r[w]) >> (rule % 64) & 1) != 0;
+    });
+  }
+  if (best < actions_.size()) return {actions_[best], best};
   return {default_action_, std::nullopt};
 }
 

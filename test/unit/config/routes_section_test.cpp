@@ -92,7 +92,8 @@ TEST_CASE("a bad route is refused with its place, key and value", "[config]") {
         "t.yaml:3:14: routes[0].action.forward: unknown key (known: upstream, echo, direct)");
   CHECK(error_of("routes:\n  - ports: [1]\n") == "t.yaml:2:5: routes[0]: needs action");
   CHECK(error_of("routes:\n  - action: direct\n") ==
-        "t.yaml:2:5: routes[0]: needs at least one of destinations, ports, sources (a catch-all is default:)");
+        "t.yaml:2:5: routes[0]: needs at least one of destinations, destinations_file, ports, sources, hosts, "
+        "hosts_file, direction (a catch-all is default:)");
   CHECK(error_of("routes:\n  - destinations: []\n    action: direct\n") ==
         "t.yaml:2:19: routes[0].destinations: is empty; leave it out to match every address");
   CHECK(error_of("routes:\n  - default: direct\n  - ports: [1]\n    action: reject\n") ==
@@ -102,7 +103,8 @@ TEST_CASE("a bad route is refused with its place, key and value", "[config]") {
   CHECK(error_of("routes:\n  - sources: [10.0.0.0/33]\n    action: reject\n") ==
         "t.yaml:2:15: routes[0].sources[0]: \"33\" is not a prefix length from 0 to 32");
   CHECK(error_of("routes:\n  - host: example.com\n    action: reject\n") ==
-        "t.yaml:2:5: routes[0].host: unknown key (known: default, destinations, ports, sources, name, action)");
+        "t.yaml:2:5: routes[0].host: unknown key (known: default, destinations, destinations_file, ports, sources, "
+        "hosts, hosts_file, direction, name, action)");
   CHECK(error_of("routes: {a: 1}\n") == "t.yaml:1:9: routes: expected a list of rules ending with default: ACTION");
 }
 

@@ -42,7 +42,7 @@ session_record routed(std::uint16_t port) {
   r.source = ep("10.0.0.5", 51234);
   r.local = ep("127.0.0.1", 15001);
   r.original = ep("93.184.216.34", port);
-  r.decision = r.snapshot->router.decide(r.source, *r.original);
+  r.decision = r.snapshot->router.decide({r.source, *r.original});
   return r;
 }
 

@@ -38,7 +38,7 @@ const auto client = ep("192.168.1.10", 40000);
 
 TEST_CASE("without rules every connection gets the default action", "[route]") {
   router r(reject);
-  auto d = r.decide(client, ep("1.2.3.4", 80));
+  auto d = r.decide({client, ep("1.2.3.4", 80)});
   CHECK(d.action == reject);
   CHECK_FALSE(d.rule);
   CHECK(r.describe(d) == "default: reject");
@@ -53,22 +53,22 @@ TEST_CASE("the first matching rule decides, even when a later one is more specif
       {cidrs({"10.1.2.0/24", "192.0.2.0/24"}), {}, {}, upstream(1), ""},
   };
   router r(rules, echo, {"corp", "office"});
-  CHECK(r.decide(client, ep("10.1.2.3", 443)).rule == 0u);
-  CHECK(r.decide(client, ep("192.0.2.77", 443)).action == upstream(1));
-  CHECK(r.describe(r.decide(client, ep("192.0.2.77", 443))) == "route 3: upstream office");
+  CHECK(r.decide({client, ep("10.1.2.3", 443)}).rule == 0u);
+  CHECK(r.decide({client, ep("192.0.2.77", 443)}).action == upstream(1));
+  CHECK(r.describe(r.decide({client, ep("192.0.2.77", 443)})) == "route 3: upstream office");
   // A named rule keeps its name; the others are named by their place.
   CHECK(r.route_names() == std::vector<std::string>{"route 1", "inner", "route 3", "default"});
   CHECK(r.route_action_of(1) == direct);
   CHECK(r.route_action_of(3) == echo);
-  CHECK(r.decide(client, ep("11.0.0.1", 443)).action == echo);
-  CHECK_FALSE(r.decide(client, ep("11.0.0.1", 443)).rule);
+  CHECK(r.decide({client, ep("11.0.0.1", 443)}).action == echo);
+  CHECK_FALSE(r.decide({client, ep("11.0.0.1", 443)}).rule);
 
   SECTION("and the order, not specificity, is what counts") {
     std::vector<route_rule> reversed{rules[2], rules[1], rules[0]};
     router rr(reversed, echo, {"corp", "office"});
-    CHECK(rr.decide(client, ep("10.1.2.3", 443)).action == upstream(1));
-    CHECK(rr.decide(client, ep("10.1.3.3", 443)).action == direct);
-    CHECK(rr.decide(client, ep("10.2.3.3", 443)).action == reject);
+    CHECK(rr.decide({client, ep("10.1.2.3", 443)}).action == upstream(1));
+    CHECK(rr.decide({client, ep("10.1.3.3", 443)}).action == direct);
+    CHECK(rr.decide({client, ep("10.2.3.3", 443)}).action == reject);
   }
 }
 
@@ -79,14 +79,14 @@ TEST_CASE("a rule needs every list it has to match: destination, port and source
       {{}, {}, cidrs({"192.168.2.0/24"}), echo, ""},
   };
   router r(rules, direct, {"corp"});
-  CHECK(r.decide(client, ep("10.0.0.1", 443)).rule == 0u);
-  CHECK(r.decide(client, ep("10.0.0.1", 8000)).rule == 0u);
-  CHECK(r.decide(client, ep("10.0.0.1", 8080)).rule == 0u);
-  CHECK(r.decide(client, ep("10.0.0.1", 8081)).action == direct);
-  CHECK(r.decide(ep("192.168.3.1", 1), ep("10.0.0.1", 8080)).rule == 1u);
-  CHECK(r.decide(ep("192.168.3.1", 1), ep("10.0.0.1", 80)).action == direct);
-  CHECK(r.decide(ep("192.168.2.1", 1), ep("10.0.0.1", 443)).rule == 2u);
-  CHECK(r.decide(ep("192.168.2.1", 1), ep("10.0.0.1", 8080)).rule == 1u);
+  CHECK(r.decide({client, ep("10.0.0.1", 443)}).rule == 0u);
+  CHECK(r.decide({client, ep("10.0.0.1", 8000)}).rule == 0u);
+  CHECK(r.decide({client, ep("10.0.0.1", 8080)}).rule == 0u);
+  CHECK(r.decide({client, ep("10.0.0.1", 8081)}).action == direct);
+  CHECK(r.decide({ep("192.168.3.1", 1), ep("10.0.0.1", 8080)}).rule == 1u);
+  CHECK(r.decide({ep("192.168.3.1", 1), ep("10.0.0.1", 80)}).action == direct);
+  CHECK(r.decide({ep("192.168.2.1", 1), ep("10.0.0.1", 443)}).rule == 2u);
+  CHECK(r.decide({ep("192.168.2.1", 1), ep("10.0.0.1", 8080)}).rule == 1u);
 }
 
 TEST_CASE("IPv4 and IPv6 are matched in their own family, v4-mapped as IPv4", "[route]") {
@@ -97,14 +97,14 @@ TEST_CASE("IPv4 and IPv6 are matched in their own family, v4-mapped as IPv4", "[
       {{}, {}, cidrs({"fd00::/8"}), direct, ""},
   };
   router r(rules, reject, {"corp"});
-  CHECK(r.decide(client, ep("2001:db8::1", 80)).rule == 0u);
-  CHECK(r.decide(client, ep("2001:db9::1", 80)).action == reject);
-  CHECK_FALSE(r.decide(client, ep("2001:db9::1", 80)).rule);
-  CHECK(r.decide(client, ep("::ffff:10.0.0.1", 80)).rule == 1u);
-  CHECK(r.decide(client, ep("255.255.255.255", 80)).rule == 1u);
-  CHECK(r.decide(client, ep("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535)).rule == 2u);
-  CHECK(r.decide(ep("fd00::5", 1), ep("2001:db9::1", 80)).rule == 3u);
-  CHECK(r.decide(ep("::ffff:192.168.1.1", 1), ep("2001:db9::1", 80)).action == reject);
+  CHECK(r.decide({client, ep("2001:db8::1", 80)}).rule == 0u);
+  CHECK(r.decide({client, ep("2001:db9::1", 80)}).action == reject);
+  CHECK_FALSE(r.decide({client, ep("2001:db9::1", 80)}).rule);
+  CHECK(r.decide({client, ep("::ffff:10.0.0.1", 80)}).rule == 1u);
+  CHECK(r.decide({client, ep("255.255.255.255", 80)}).rule == 1u);
+  CHECK(r.decide({client, ep("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535)}).rule == 2u);
+  CHECK(r.decide({ep("fd00::5", 1), ep("2001:db9::1", 80)}).rule == 3u);
+  CHECK(r.decide({ep("::ffff:192.168.1.1", 1), ep("2001:db9::1", 80)}).action == reject);
 }
 
 TEST_CASE("the compiled router agrees with a linear first-match scan on random rules", "[route]") {
@@ -147,7 +147,7 @@ TEST_CASE("the compiled router agrees with a linear first-match scan on random r
     for (std::size_t k = 0; k < rules.size() && !expected; ++k) {
       if (matches(rules[k], src, dst)) expected = k;
     }
-    auto got = r.decide(src, dst);
+    auto got = r.decide({src, dst});
     REQUIRE(got.rule == expected);
     matched += expected ? 1 : 0;
   }
