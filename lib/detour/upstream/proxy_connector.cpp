@@ -99,8 +99,8 @@ asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const ups
   connect_outcome out;
   const auto kind = std::string(to_string(upstream.kind));
   // A forward upstream asks for nothing; the others say so in `via` when they ask for a name.
-  const auto destination = handshake == nullptr ? proxy_destination{target, {}}
-                                                : choose_destination(upstream, target, options.server_name);
+  const auto destination =
+      handshake == nullptr ? proxy_destination{target, {}} : choose_destination(upstream, target, options.server_name);
   const auto asked = destination.by_name() ? " as " + to_string(destination) : std::string();
   out.via = fmt::format("{} {}{}", kind, upstream.name, asked);
   const auto executor = co_await worker_executor();
