@@ -189,7 +189,7 @@ TEST_CASE("resolve remote: a name only the proxy can resolve is reached through 
   CHECK(file_contents("/etc/hosts") == net.host_hosts);
 }
 
-TEST_CASE("resolve local: the proxy is asked for the original destination's address, whatever the name",
+TEST_CASE("resolve local: the upstream proxy is asked for the original destination's address, whatever the name",
           "[upstream][remote_resolve]") {
   remote_resolve_net net;
   bool socks = true;
