@@ -50,6 +50,24 @@ std::filesystem::path tinyproxy_config(const temp_dir& dir, const endpoint& at, 
   return dir.write(fmt::format("tinyproxy-{}.conf", at.port()), text);
 }
 
+// `argv` started in a mount namespace of its own, with `hosts_file` over /etc/hosts there; as is
+// without one. unshare(1) does not fork, so the pid stays the proxy's (and its death signal, set
+// before exec, still applies), and its default propagation, private, keeps the bind mount from
+// reaching the host. The shell execs the proxy once the mount is made.
+std::vector<std::string> with_hosts_file(std::vector<std::string> argv, const std::filesystem::path& hosts_file) {
+  if (hosts_file.empty()) return argv;
+  std::vector<std::string> wrapped{"/usr/bin/unshare",
+                                   "--mount",
+                                   "--propagation",
+                                   "private",
+                                   "/bin/sh",
+                                   "-c",
+                                   "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
+                                   hosts_file.string()};
+  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+  return wrapped;
+}
+
 // "10.77.0.2" → "10.77.0.2/32", "fd77::2" → "fd77::2/128".
 std::string host_prefix(std::string_view address) {
   return fmt::format("{}/{}", address, address.find(':') == std::string_view::npos ? 32 : 128);
@@ -65,13 +83,22 @@ proxy_process::proxy_process(const endpoint& listen_at, const std::vector<std::s
 
 microsocks::microsocks(const temp_dir& dir, const endpoint& listen_at, std::string_view username,
                        std::string_view password)
-    : proxy_process(listen_at, microsocks_argv(listen_at, username, password),
+    : microsocks(dir, listen_at, proxy_options{std::string(username), std::string(password), {}}) {}
+
+microsocks::microsocks(const temp_dir& dir, const endpoint& listen_at, const proxy_options& options)
+    : proxy_process(listen_at,
+                    with_hosts_file(microsocks_argv(listen_at, options.username, options.password), options.hosts_file),
                     dir.path() / fmt::format("microsocks-{}.log", listen_at.port())) {}
 
 tinyproxy::tinyproxy(const temp_dir& dir, const endpoint& listen_at, std::string_view username,
                      std::string_view password)
+    : tinyproxy(dir, listen_at, proxy_options{std::string(username), std::string(password), {}}) {}
+
+tinyproxy::tinyproxy(const temp_dir& dir, const endpoint& listen_at, const proxy_options& options)
     : proxy_process(listen_at,
-                    {"/usr/bin/tinyproxy", "-d", "-c", tinyproxy_config(dir, listen_at, username, password).string()},
+                    with_hosts_file({"/usr/bin/tinyproxy", "-d", "-c",
+                                     tinyproxy_config(dir, listen_at, options.username, options.password).string()},
+                                    options.hosts_file),
                     dir.path() / fmt::format("tinyproxy-{}.log", listen_at.port())) {}
 
 proxied_workstation::proxied_workstation(std::string upstream_name, const std::vector<std::string>& proxy_addresses,

@@ -34,18 +34,33 @@ class proxy_process {
   background_process process_;
 };
 
-// microsocks listening on `listen_at` as user nobody. Logs "client[N] ADDR: connected to DEST".
+// How a proxy below is started; every field optional.
+struct proxy_options {
+  std::string username;  // empty: no authentication
+  std::string password;
+  // Bind-mounted over /etc/hosts for the proxy alone, in a mount namespace of its own (private
+  // propagation, so the host's /etc/hosts never changes), so that the proxy resolves names the
+  // test process cannot: what `resolve: remote` is for. glibc reads it through nsswitch's
+  // "files", first on Debian. Empty: the host's /etc/hosts.
+  std::filesystem::path hosts_file;
+};
+
+// microsocks listening on `listen_at` as user nobody. Logs "client[N] ADDR: connected to DEST",
+// DEST being the name when it was asked for one.
 class microsocks : public proxy_process {
  public:
   microsocks(const temp_dir& dir, const endpoint& listen_at, std::string_view username = "",
              std::string_view password = "");
+  microsocks(const temp_dir& dir, const endpoint& listen_at, const proxy_options& options);
 };
 
-// tinyproxy listening on `listen_at`, switching to its own user; logs each CONNECT request.
+// tinyproxy listening on `listen_at`, switching to its own user; logs each CONNECT request line
+// ("Request (file descriptor N): CONNECT host:port HTTP/1.1").
 class tinyproxy : public proxy_process {
  public:
   tinyproxy(const temp_dir& dir, const endpoint& listen_at, std::string_view username = "",
             std::string_view password = "");
+  tinyproxy(const temp_dir& dir, const endpoint& listen_at, const proxy_options& options);
 };
 
 // A fresh namespace standing for a workstation whose outbound TCP goes to detourd's `port`, by

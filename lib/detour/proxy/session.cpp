@@ -123,11 +123,12 @@ asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_
   const auto began = session_record::clock::now();
   if (action.kind == route_kind::upstream) {
     const auto& via = cfg.upstreams.at(action.upstream);
-    outcome = co_await upstream::connect_upstream(*record.original, via,
-                                                  {cfg.mark, via.connect_timeout, connecting.cancellation()});
+    outcome = co_await upstream::connect_upstream(
+        *record.original, via, {cfg.mark, via.connect_timeout, connecting.cancellation(), record.server_name});
   } else {
-    outcome =
-        co_await upstream::connect_direct(*record.original, {cfg.mark, cfg.connect_timeout, connecting.cancellation()});
+    // Direct is by address: the name matters only to a proxy that resolves it.
+    outcome = co_await upstream::connect_direct(*record.original,
+                                                {cfg.mark, cfg.connect_timeout, connecting.cancellation(), {}});
   }
   if (outcome.socket && connecting.reason() == nullptr) {
     // The sniffed name, when there is one, goes in v2's authority TLV; empty, the TLV stays out.

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace detour::upstream {
 
@@ -53,6 +54,10 @@ struct connect_options {
   std::chrono::milliseconds timeout{10'000};
   // Set by the session so that shutdown can end the attempt; may be null.
   connect_cancellation* cancellation = nullptr;
+  // The name the client asked for (the session's sniffed server name; empty: none). An upstream
+  // with `resolve: remote` is asked for it instead of the address; every other connect ignores it.
+  // Not owned: it must outlive the attempt, as the upstream's config does.
+  std::string_view server_name;
 };
 
 // What a connector hands the session: a connected socket, or the reason there is none, worded for
@@ -66,7 +71,8 @@ struct connect_outcome {
   failure_kind kind = failure_kind::none;  // with `failure`
   // The proxy server the connection went through (absent: direct, or no server answered).
   std::optional<boost::asio::ip::tcp::endpoint> server;
-  // How the connection left, for the log: "direct", "socks5 corp (10.0.0.1:1080)".
+  // How the connection left, for the log: "direct", "socks5 corp (10.0.0.1:1080)", and with a name
+  // asked for, "socks5 corp (10.0.0.1:1080) as www.example.com:443".
   std::string via;
 };
 

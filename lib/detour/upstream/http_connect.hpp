@@ -18,7 +18,8 @@ inline constexpr std::size_t http_max_response_head = std::size_t{16} * 1024;
 // given. IPv6 targets in brackets.
 std::string http_connect_request(const boost::asio::ip::tcp::endpoint& target, std::string_view username,
                                  std::string_view password);
-// Unused for now: kept for routing by a sniffed host name (TLS SNI, HTTP Host), which connects by name.
+// "CONNECT www.example.com:443 HTTP/1.1" with the same Host: what an upstream with `resolve: remote`
+// sends. The name is sent as given (proxy_destination.hpp checks it first: no CR or LF in it).
 std::string http_connect_request(std::string_view host, std::uint16_t port, std::string_view username,
                                  std::string_view password);
 

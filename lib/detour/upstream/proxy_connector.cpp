@@ -2,6 +2,7 @@
 
 #include "detour/net/sockaddr.hpp"
 #include "detour/upstream/http_connect.hpp"
+#include "detour/upstream/proxy_destination.hpp"
 #include "detour/upstream/socks5.hpp"
 
 #include <fmt/format.h>
@@ -58,7 +59,7 @@ asio::awaitable<handshake_result> exchange(net::socket& socket, std::string_view
   }
 }
 
-asio::awaitable<handshake_result> socks5_handshake(net::socket& socket, tcp::endpoint target,
+asio::awaitable<handshake_result> socks5_handshake(net::socket& socket, proxy_destination target,
                                                    const upstream_config& upstream) {
   std::string received;
   const bool with_password = !upstream.username.empty();
@@ -71,29 +72,37 @@ asio::awaitable<handshake_result> socks5_handshake(net::socket& socket, tcp::end
                           parse_socks5_password_reply);
     if (!r.failure.empty()) co_return r;
   }
-  r = co_await exchange(socket, "socks5", socks5_connect_request(target), received, parse_socks5_connect_reply);
+  auto request = target.by_name() ? socks5_connect_request(target.name, target.address.port())
+                                  : socks5_connect_request(target.address);
+  r = co_await exchange(socket, "socks5", request, received, parse_socks5_connect_reply);
   if (r.failure.empty()) r.early_data = std::move(received);
   co_return r;
 }
 
-asio::awaitable<handshake_result> http_handshake(net::socket& socket, tcp::endpoint target,
+asio::awaitable<handshake_result> http_handshake(net::socket& socket, proxy_destination target,
                                                  const upstream_config& upstream) {
   std::string received;
-  auto r = co_await exchange(socket, "http", http_connect_request(target, upstream.username, upstream.password),
-                             received, parse_http_connect_response);
+  auto request = target.by_name()
+                     ? http_connect_request(target.name, target.address.port(), upstream.username, upstream.password)
+                     : http_connect_request(target.address, upstream.username, upstream.password);
+  auto r = co_await exchange(socket, "http", request, received, parse_http_connect_response);
   if (r.failure.empty()) r.early_data = std::move(received);
   co_return r;
 }
 
 // Null: no handshake, the connection is ready once TCP is (kind forward).
-using handshake_fn = asio::awaitable<handshake_result> (*)(net::socket&, tcp::endpoint, const upstream_config&);
+using handshake_fn = asio::awaitable<handshake_result> (*)(net::socket&, proxy_destination, const upstream_config&);
 
 asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const upstream_config& upstream,
                                                  connect_options options, handshake_fn handshake) {
   using namespace asio::experimental::awaitable_operators;
   connect_outcome out;
   const auto kind = std::string(to_string(upstream.kind));
-  out.via = fmt::format("{} {}", kind, upstream.name);
+  // A forward upstream asks for nothing; the others say so in `via` when they ask for a name.
+  const auto destination =
+      handshake == nullptr ? proxy_destination{target, {}} : choose_destination(upstream, target, options.server_name);
+  const auto asked = destination.by_name() ? " as " + to_string(destination) : std::string();
+  out.via = fmt::format("{} {}{}", kind, upstream.name, asked);
   const auto executor = co_await worker_executor();
   const auto deadline = clock_type::now() + options.timeout;
   std::vector<std::string> unreachable;
@@ -125,7 +134,7 @@ asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const ups
       out.kind = failure.kind;
       continue;
     }
-    out.via = fmt::format("{} {} ({})", kind, upstream.name, net::to_string(server));
+    out.via = fmt::format("{} {} ({}){}", kind, upstream.name, net::to_string(server), asked);
     out.server = server;
     if (handshake == nullptr) {
       out.socket = std::move(socket);
@@ -133,7 +142,7 @@ asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const ups
     }
     asio::steady_timer timer(executor, deadline);
     auto result =
-        co_await (handshake(*socket, target, upstream) || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+        co_await (handshake(*socket, destination, upstream) || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
     if (result.index() == 1) {
       out.failure = fmt::format("{}: connect timeout (no answer from the proxy)", kind);
       out.kind = failure_kind::timeout;
@@ -154,7 +163,7 @@ asio::awaitable<connect_outcome> connect_through(tcp::endpoint target, const ups
     out.kind = options.cancellation != nullptr && options.cancellation->cancelled() ? failure_kind::cancelled
                                                                                     : failure_kind::proxy_error;
   }
-  out.via = fmt::format("{} {}", kind, upstream.name);
+  out.via = fmt::format("{} {}{}", kind, upstream.name, asked);
   out.server.reset();
   out.failure = unreachable.size() == 1
                     ? unreachable.front()

@@ -16,6 +16,9 @@ namespace detour::upstream {
 // server's connect gets at most an equal share of what remains, so one that drops SYNs cannot use
 // up the time of the servers after it. The next server is tried when one cannot be reached or closes
 // before answering; a definite answer (a SOCKS reply code, an HTTP status, a failed login) is final.
+// With `upstream.resolve` remote and `options.server_name` set, the proxy is asked for that name
+// and `target`'s port (SOCKS5 ATYP 3, HTTP `CONNECT name:port`), and `via` ends in " as name:port";
+// otherwise, or when the name cannot be sent (proxy_destination.hpp), for `target`'s address.
 boost::asio::awaitable<connect_outcome> connect_socks5(boost::asio::ip::tcp::endpoint target,
                                                        const upstream_config& upstream, connect_options options);
 boost::asio::awaitable<connect_outcome> connect_http(boost::asio::ip::tcp::endpoint target,

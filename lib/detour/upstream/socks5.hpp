@@ -27,7 +27,8 @@ parse_result parse_socks5_password_reply(std::string_view received);
 
 // CONNECT to an address (ATYP 1 or 4) or to a host name (ATYP 3, at most 255 bytes).
 std::string socks5_connect_request(const boost::asio::ip::tcp::endpoint& target);
-// Unused for now: kept for routing by a sniffed host name (TLS SNI, HTTP Host), which connects by name.
+// By name: what an upstream with `resolve: remote` sends (proxy_destination.hpp checks the name
+// first; a longer one would be cut here to what the length byte can say).
 std::string socks5_connect_request(std::string_view host, std::uint16_t port);
 
 // The CONNECT reply: VER REP RSV ATYP BND.ADDR BND.PORT, at most 262 bytes. A failure code is

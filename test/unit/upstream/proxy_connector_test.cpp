@@ -114,8 +114,10 @@ detour::upstream_config upstream(detour::upstream_kind kind, std::vector<tcp::en
 const tcp::endpoint target(asio::ip::make_address("192.0.2.10"), 443);
 
 connect_outcome connect(asio::io_context& context, const detour::upstream_config& u,
-                        std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  auto future = asio::co_spawn(context, detour::upstream::connect_upstream(target, u, {0, timeout}), asio::use_future);
+                        std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                        std::string_view server_name = {}) {
+  auto future = asio::co_spawn(
+      context, detour::upstream::connect_upstream(target, u, {0, timeout, nullptr, server_name}), asio::use_future);
   while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) context.run_one();
   return future.get();
 }
@@ -312,4 +314,78 @@ TEST_CASE("http: a refusal, a foreign protocol or an endless head is the logged 
   CHECK(failure_for("HTTP/1.1 502 Bad Gateway\r\n\r\n") == "http: 502 bad gateway");
   CHECK(failure_for(bytes({5, 0})) == "http: not an HTTP response from the proxy");
   CHECK(failure_for("HTTP/1.1 200 OK\r\n" + std::string(20000, 'h')) == "http: response head longer than 16384 bytes");
+}
+
+TEST_CASE("remote resolution asks every server in turn for the name and says so in via", "[upstream]") {
+  asio::io_context context;
+  closed_port down(context);
+  fake_proxy hangs_up(context, [](tcp::socket& s, transcript& seen) -> asio::awaitable<void> {
+    seen.push_back(co_await read_exactly(s, 3));
+    co_await write(s, hex("05 00"));
+    seen.push_back(co_await read_exactly(s, 4 + 1 + 15 + 2));
+    s.close();
+  });
+  fake_proxy good(context, [](tcp::socket& s, transcript& seen) -> asio::awaitable<void> {
+    seen.push_back(co_await read_exactly(s, 3));
+    co_await write(s, hex("05 00"));
+    seen.push_back(co_await read_exactly(s, 4 + 1 + 15 + 2));
+    co_await write(s, hex("05 00 00 01 00 00 00 00 00 00"));
+  });
+  auto u = upstream(detour::upstream_kind::socks5, {down.endpoint(), hangs_up.endpoint(), good.endpoint()});
+  u.resolve = detour::name_resolution::remote;
+  auto out = connect(context, u, std::chrono::seconds(5), "www.example.com");
+  REQUIRE(out.socket);
+  CHECK(out.via == "socks5 corp (" + detour::net::to_string(good.endpoint()) + ") as www.example.com:443");
+  const transcript by_name{bytes({5, 1, 0}), bytes({5, 1, 0, 3, 15}) + "www.example.com" + bytes({1, 187})};
+  CHECK(hangs_up.seen == by_name);
+  CHECK(good.seen == by_name);
+}
+
+TEST_CASE("when no server answers a name asked for, via still names it", "[upstream]") {
+  asio::io_context context;
+  closed_port a(context);
+  auto u = upstream(detour::upstream_kind::http, {a.endpoint()});
+  u.resolve = detour::name_resolution::remote;
+  auto out = connect(context, u, std::chrono::seconds(5), "www.example.com");
+  CHECK_FALSE(out.socket);
+  CHECK(out.via == "http corp as www.example.com:443");
+}
+
+TEST_CASE("http: remote resolution sends the name, local resolution and a bad name the address", "[upstream]") {
+  asio::io_context context;
+  fake_proxy proxy(context, [](tcp::socket& s, transcript& seen) -> asio::awaitable<void> {
+    seen.push_back(co_await read_head(s));
+    co_await write(s, "HTTP/1.1 200 Connection established\r\n\r\n");
+  });
+  auto u = upstream(detour::upstream_kind::http, {proxy.endpoint()});
+  const auto server = detour::net::to_string(proxy.endpoint());
+  SECTION("remote") {
+    u.resolve = detour::name_resolution::remote;
+    auto out = connect(context, u, std::chrono::seconds(5), "www.example.com");
+    CHECK(out.socket);
+    CHECK(out.via == "http corp (" + server + ") as www.example.com:443");
+    CHECK(proxy.seen == transcript{"CONNECT www.example.com:443 HTTP/1.1\r\nHost: www.example.com:443\r\n\r\n"});
+  }
+  SECTION("local") {
+    auto out = connect(context, u, std::chrono::seconds(5), "www.example.com");
+    CHECK(out.socket);
+    CHECK(out.via == "http corp (" + server + ")");
+    CHECK(proxy.seen == transcript{"CONNECT 192.0.2.10:443 HTTP/1.1\r\nHost: 192.0.2.10:443\r\n\r\n"});
+  }
+  SECTION("remote, with a name that would add a header") {
+    u.resolve = detour::name_resolution::remote;
+    auto out = connect(context, u, std::chrono::seconds(5), "a.example\r\nX-Injected: 1");
+    CHECK(out.socket);
+    CHECK(out.via == "http corp (" + server + ")");
+    CHECK(proxy.seen == transcript{"CONNECT 192.0.2.10:443 HTTP/1.1\r\nHost: 192.0.2.10:443\r\n\r\n"});
+  }
+}
+
+TEST_CASE("a forward upstream ignores the server name", "[upstream]") {
+  asio::io_context context;
+  fake_proxy backend(context, [](tcp::socket&, transcript&) -> asio::awaitable<void> { co_return; });
+  auto u = upstream(detour::upstream_kind::forward, {backend.endpoint()});
+  auto out = connect(context, u, std::chrono::seconds(5), "www.example.com");
+  CHECK(out.socket);
+  CHECK(out.via == "forward corp (" + detour::net::to_string(backend.endpoint()) + ")");
 }
