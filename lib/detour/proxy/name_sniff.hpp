@@ -28,7 +28,7 @@ enum class sniff_outcome : std::uint8_t {
 };
 
 // The `result` label of detour_sniff_total, in enum order.
-inline constexpr std::string_view sniff_outcome_words[] = {"found",   "no_name", "malformed", "too_long",
+inline constexpr std::string_view sniff_outcome_words[] = {"found",          "no_name", "malformed", "too_long",
                                                            "not_recognized", "timeout", "closed",    "cancelled"};
 
 inline std::string_view to_string(sniff_outcome o) { return sniff_outcome_words[static_cast<std::size_t>(o)]; }

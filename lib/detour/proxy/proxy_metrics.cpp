@@ -167,10 +167,10 @@ void add_proxy_families(metrics::families& out, std::span<const worker* const> w
       std::to_array(sniff_outcome_words), workers, [](const worker& w) -> const auto& { return w.metrics().sniffed; });
   metrics::histogram_total sniff_wait(metrics::connect_buckets);
   for (const auto* w : workers) sniff_wait.add(w->metrics().sniff_seconds);
-  sniff_wait.add_to(add_family(out, "detour_sniff_seconds",
-                               "How long connections waited for their first bytes before being routed.",
-                               MetricType::Histogram),
-                    {});
+  sniff_wait.add_to(
+      add_family(out, "detour_sniff_seconds", "How long connections waited for their first bytes before being routed.",
+                 MetricType::Histogram),
+      {});
   add_value(add_family(out, "detour_access_log_dropped_total",
                        "Access log lines dropped because the writer could not keep up.", MetricType::Counter),
             {}, total(workers, [](const worker& w) { return w.access_log_dropped(); }));
