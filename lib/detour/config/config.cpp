@@ -9,6 +9,7 @@
 #include "detour/config/limits_section.hpp"
 #include "detour/config/routes_section.hpp"
 #include "detour/config/run_as.hpp"
+#include "detour/config/sniff_section.hpp"
 #include "detour/config/upstreams_section.hpp"
 #include "detour/config/yaml_reader.hpp"
 
@@ -171,6 +172,7 @@ config parse_config(std::string_view yaml_text, std::string_view source_name) {
   if (auto v = top.take("routes")) read_routes(source_name, *v, out.upstreams, out.routes, out.default_route);
   if (auto v = top.take("admin")) read_admin(source_name, *v, out.admin);
   if (auto v = top.take("limits")) read_limits(source_name, *v, out.limits);
+  if (auto v = top.take("sniff")) read_sniff(source_name, *v, out.sniff);
   auto user = top.take("user");
   auto group = top.take("group");
   out.run_as = read_run_as(source_name, user, group);

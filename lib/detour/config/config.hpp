@@ -200,6 +200,27 @@ struct limits_config {
   friend bool operator==(const limits_config&, const limits_config&) = default;
 };
 
+// Reading the server name a client asks for from its first bytes (section `sniff`): the TLS
+// ClientHello's server_name or the HTTP/1 Host header, for host routes, the logs and the PROXY
+// header. Only connections to one of `ports` (their original destination's) wait for those bytes,
+// and for at most `timeout`: a server-first protocol (SMTP, SSH) on another port is never delayed.
+struct sniff_config {
+  bool enabled = true;
+  std::vector<net::port_range> ports{{80, 80}, {443, 443}, {8080, 8080}, {8443, 8443}};
+  // After it, a client that has sent no usable first bytes is routed by its address alone.
+  std::chrono::milliseconds timeout{300};
+
+  // Whether a connection to `port` waits for its server name.
+  bool covers(std::uint16_t port) const {
+    if (!enabled) return false;
+    for (const auto& r : ports) {
+      if (r.contains(port)) return true;
+    }
+    return false;
+  }
+  friend bool operator==(const sniff_config&, const sniff_config&) = default;
+};
+
 struct config {
   detour::mode mode = mode::direct;
   std::uint16_t port = 15001;
@@ -216,6 +237,7 @@ struct config {
   std::optional<route_action> default_route;  // the `default:` entry of routes; absent: `mode`
   admin_config admin;
   limits_config limits;
+  sniff_config sniff;
   std::optional<run_as_config> run_as;  // nullopt: keep the user detourd was started as
 
   // What a connection that matches no route gets.

@@ -208,6 +208,11 @@ std::string to_yaml(const config& c) {
       << (l.max_connections_per_source ? std::to_string(*l.max_connections_per_source) : std::string("off"));
   out << YAML::Key << "ipv6_source_prefix" << YAML::Value << l.ipv6_source_prefix;
   out << YAML::EndMap;
+  out << YAML::Key << "sniff" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "enabled" << YAML::Value << c.sniff.enabled;
+  emit_list(out, "ports", c.sniff.ports);
+  out << YAML::Key << "timeout" << YAML::Value << duration_text(c.sniff.timeout);
+  out << YAML::EndMap;
   // Left out when unset, as there is no value that means "the starting user".
   if (c.run_as) {
     out << YAML::Key << "user" << YAML::Value << c.run_as->user;

@@ -22,4 +22,8 @@ std::error_code set_linger_reset(int fd) {
   return last_error(::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)));
 }
 
+std::error_code set_receive_low_water(int fd, int bytes) {
+  return last_error(::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof(bytes)));
+}
+
 }  // namespace detour::net

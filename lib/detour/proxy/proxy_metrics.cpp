@@ -161,6 +161,16 @@ void add_proxy_families(metrics::families& out, std::span<const worker* const> w
   add_by_word(
       out, "detour_accept_errors_total", "Failed accepts, by errno.", "errno", std::to_array(accept_errno_words),
       workers, [](const worker& w) -> const auto& { return w.metrics().accept_errors; });
+  add_by_word(
+      out, "detour_sniff_total",
+      "Connections to a sniff port whose first bytes were read for the server name, by how that ended.", "result",
+      std::to_array(sniff_outcome_words), workers, [](const worker& w) -> const auto& { return w.metrics().sniffed; });
+  metrics::histogram_total sniff_wait(metrics::connect_buckets);
+  for (const auto* w : workers) sniff_wait.add(w->metrics().sniff_seconds);
+  sniff_wait.add_to(
+      add_family(out, "detour_sniff_seconds", "How long connections waited for their first bytes before being routed.",
+                 MetricType::Histogram),
+      {});
   add_value(add_family(out, "detour_access_log_dropped_total",
                        "Access log lines dropped because the writer could not keep up.", MetricType::Counter),
             {}, total(workers, [](const worker& w) { return w.access_log_dropped(); }));

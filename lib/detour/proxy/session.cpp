@@ -7,6 +7,7 @@
 #include "detour/net/original_dst.hpp"
 #include "detour/net/sockaddr.hpp"
 #include "detour/proxy/capture_direction.hpp"
+#include "detour/proxy/name_sniff.hpp"
 #include "detour/proxy/relayed_session.hpp"
 #include "detour/proxy/session_record.hpp"
 #include "detour/proxy/worker.hpp"
@@ -72,18 +73,18 @@ asio::awaitable<void> answer(net::socket& client, std::string line) {
   co_await lingering_close(client);
 }
 
-// In the worker's list while the upstream connect (and handshake) is in flight, so that shutdown
-// can find it: end() cancels the attempt, which then returns at once with the reason recorded.
-class connecting_entry final : public session_entry {
+// In the worker's list during a step before the relay, so that shutdown and the admin API can find
+// the session: end() records the first reason and stops the step, which then returns at once.
+class setup_entry : public session_entry {
  public:
-  connecting_entry(worker& owner, const session_record& record) : owner_(owner), record_(record) { owner_.add(*this); }
-  ~connecting_entry() override { owner_.remove(*this); }
-  connecting_entry(const connecting_entry&) = delete;
-  connecting_entry& operator=(const connecting_entry&) = delete;
+  setup_entry(worker& owner, const session_record& record) : owner_(owner), record_(record) { owner_.add(*this); }
+  ~setup_entry() override { owner_.remove(*this); }
+  setup_entry(const setup_entry&) = delete;
+  setup_entry& operator=(const setup_entry&) = delete;
 
   void end(const char* reason) override {
     if (reason_ == nullptr) reason_ = reason;
-    cancellation_.cancel();
+    stop();
   }
   std::optional<std::uint64_t> last_active() const override { return std::nullopt; }
   const session_record& record() const override { return record_; }
@@ -92,13 +93,42 @@ class connecting_entry final : public session_entry {
   std::uint64_t bytes_down() const override { return 0; }
 
   const char* reason() const { return reason_; }
-  upstream::connect_cancellation* cancellation() { return &cancellation_; }
+
+ protected:
+  virtual void stop() = 0;
 
  private:
   worker& owner_;
   const session_record& record_;
-  upstream::connect_cancellation cancellation_;
   const char* reason_ = nullptr;
+};
+
+// While the upstream connect (and handshake) is in flight: end() cancels the attempt.
+class connecting_entry final : public setup_entry {
+ public:
+  using setup_entry::setup_entry;
+  upstream::connect_cancellation* cancellation() { return &cancellation_; }
+
+ private:
+  void stop() override { cancellation_.cancel(); }
+  upstream::connect_cancellation cancellation_;
+};
+
+// While the session waits for the client's first bytes: end() cancels the wait.
+class sniffing_entry final : public setup_entry {
+ public:
+  sniffing_entry(worker& owner, const session_record& record, net::socket& client)
+      : setup_entry(owner, record), client_(client) {}
+  const bool& stopped() const { return stopped_; }
+
+ private:
+  void stop() override {
+    stopped_ = true;
+    boost::system::error_code ignored;
+    client_.cancel(ignored);
+  }
+  net::socket& client_;
+  bool stopped_ = false;
 };
 
 // Out of descriptors, ports or conntrack entries, every connection fails alike until one frees:
@@ -162,6 +192,37 @@ asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_
   co_return outcome;
 }
 
+// Waits (bounded by sniff.timeout) for the client's first bytes and puts the server name they give
+// in the record; counted and timed whatever the outcome. Returns the reason the session was ended
+// meanwhile, or nullptr.
+asio::awaitable<const char*> sniff_name_into(worker& owner, session_record& record, net::socket& client) {
+  sniffing_entry sniffing(owner, record, client);
+  const auto began = session_record::clock::now();
+  auto got = co_await sniff_server_name(client, record.snapshot->cfg.sniff.timeout, sniffing.stopped());
+  const auto waited = std::chrono::duration<double>(session_record::clock::now() - began).count();
+  auto& metrics = owner.metrics();
+  metrics.sniffed[static_cast<std::size_t>(got.how)].add();
+  metrics.sniff_seconds.observe(waited);
+  if (got.how == sniff_outcome::found) {
+    record.server_name = std::move(got.name);
+    record.name_from = got.proto == sniff::protocol::http ? name_origin::http_host
+                       : got.ech                          ? name_origin::tls_ech_outer
+                                                          : name_origin::tls_sni;
+    if (got.ech) {
+      spdlog::debug(
+          "session: [{} -> {}] the ClientHello carries encrypted_client_hello: {} is the outer name, which for "
+          "real ECH is a decoy (the client-facing server's public name), not the server the client means",
+          net::to_string(record.source), net::to_string(*record.original), record.server_name);
+    }
+  } else if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("session: [{} -> {}] no server name ({}{}{}, {} bytes, {:.3f}s): routed by address",
+                  net::to_string(record.source), net::to_string(*record.original), to_string(got.how),
+                  got.proto == sniff::protocol::none ? "" : fmt::format(" {}", sniff::to_string(got.proto)),
+                  got.detail.empty() ? "" : fmt::format(": {}", got.detail), got.seen, waited);
+  }
+  co_return sniffing.reason();
+}
+
 }  // namespace
 
 asio::awaitable<void> run_session(net::socket client, std::optional<traffic_direction> direction, worker& owner,
@@ -218,10 +279,24 @@ asio::awaitable<void> run_session(net::socket client, std::optional<traffic_dire
     co_return;
   }
 
+  // Only connections to a sniff port wait for their first bytes: where the server speaks first
+  // (SMTP, SSH) the client sends nothing until it has, and would wait out the whole timeout.
+  const char* ended = nullptr;
+  if (cfg.sniff.covers(original.port())) ended = co_await sniff_name_into(owner, record, client);
+
   const auto& router = record.snapshot->router;
   const auto& decision =
       record.decision.emplace(router.decide({record.source, original, record.server_name, record.direction}));
   owner.metrics().route(*record.snapshot, decision).active.add();  // finish() takes it back
+  if (ended != nullptr) {
+    // Ended while it waited (shutdown, admin): counted as a connect that shutdown cancelled, on the
+    // route it would have taken, since it was going to connect once it had its name.
+    record.reason = ended;
+    record.failure = upstream::failure_kind::cancelled;
+    finish(record, outcome::connect_failed, owner);
+    net::reset(client);
+    co_return;
+  }
   switch (decision.action.kind) {
     case route_kind::reject:
       finish(record, outcome::rejected, owner);

@@ -2,6 +2,7 @@
 #include "detour/metrics/counter.hpp"
 #include "detour/metrics/histogram.hpp"
 #include "detour/metrics/slot_array.hpp"
+#include "detour/proxy/name_sniff.hpp"
 #include "detour/proxy/snapshot.hpp"
 #include "detour/relay/byte_counters.hpp"
 #include "detour/upstream/failure_kind.hpp"
@@ -78,6 +79,9 @@ class worker_metrics {
   std::array<metrics::counter, std::size(refused_words)> refused;
   std::array<metrics::counter, std::size(accept_errno_words)> accept_errors;
   metrics::histogram duration_seconds{metrics::duration_buckets};
+  // Server name sniffs, by how they ended (sniff_outcome), and how long each held its connection.
+  std::array<metrics::counter, std::size(sniff_outcome_words)> sniffed;
+  metrics::histogram sniff_seconds{metrics::connect_buckets};
 
  private:
   metrics::slot_array<route_metrics> routes_;

@@ -91,7 +91,7 @@ TEST_CASE("a bad config names file, line, column, key and reason", "[config]") {
   SECTION("unknown top-level key") {
     CHECK(error_of("port: 1\nprot: 2\n") ==
           "detour.yaml:2:1: prot: unknown key (known: mode, port, workers, mark, connect_timeout, idle_timeout, "
-          "drain_timeout, log, access_log, intercept, upstreams, routes, admin, limits, user, group)");
+          "drain_timeout, log, access_log, intercept, upstreams, routes, admin, limits, sniff, user, group)");
   }
   SECTION("unknown nested key") {
     CHECK(error_of("intercept:\n  outbound:\n    port: [80]\n") ==

@@ -86,6 +86,10 @@ access_log:
 admin:
   listen: "[::1]:15999"
   allow_remote: false
+sniff:
+  enabled: false
+  ports: [443, "9000-9100"]
+  timeout: 1500ms
 user: nobody
 group: root
 )";
@@ -102,6 +106,8 @@ TEST_CASE("the config YAML reads back into the same config, with the password re
   CHECK(text.find("resolve: remote") != std::string::npos);
   CHECK(text.find("proxy_protocol: v2") != std::string::npos);
   CHECK(text.find("{direct: {proxy_protocol: v1}}") != std::string::npos);
+  CHECK(text.find("ports: [443, 9000-9100]") != std::string::npos);
+  CHECK(text.find("timeout: 1500ms") != std::string::npos);
 
   auto expected = original;
   expected.upstreams.at(0).password = std::string(detour::redacted_password);
@@ -116,7 +122,8 @@ TEST_CASE("the config YAML of the defaults writes every key and reads back as th
   for (const char* key :
        {"mode: direct", "port: 15001", "workers: auto", "mark: 0x1d7", "connect_timeout: 10s", "idle_timeout: 1h",
         "drain_timeout: 5s", "level: info", "table: detour", "priority: -99", "on_failure: open",
-        "exclude_interfaces: []", "upstreams: {}", "routes: []", "listen: 127.0.0.1:15000", "allow_remote: false"}) {
+        "exclude_interfaces: []", "upstreams: {}", "routes: []", "listen: 127.0.0.1:15000", "allow_remote: false",
+        "ports: [80, 443, 8080, 8443]", "timeout: 300ms"}) {
     CHECK(text.find(key) != std::string::npos);
   }
   // Unset means "keep the starting user", which no value of user: says.
