@@ -244,10 +244,9 @@ TEST_CASE("resolve remote: without a sniffed name the proxy is asked for the add
 // Through detourd, as a workstation's program would go: curl believes only-proxy.test is the
 // original destination 10.77.0.2 (--resolve), where a decoy answers; detourd, with the name from
 // the Host header, asks microsocks for it, and the proxy's own /etc/hosts leads to 10.77.0.20.
-// Hidden until the session fills record.server_name from the sniffed Host / SNI: without it
-// detourd asks for the address and curl gets the decoy.
+// The web server's port is chosen per test, so sniffing is turned on for it.
 TEST_CASE("detourd with resolve remote hands the Host name to microsocks, which reaches the address it resolves",
-          "[upstream][needs_sniff][.]") {
+          "[upstream][remote_resolve]") {
   proxied_workstation ws("socks", {std::string(socks_address)}, {std::string(named_address)});
   const auto hosts = ws.dir.write("hosts", fmt::format("127.0.0.1 localhost\n{} {}\n", named_address, only_proxy_name));
   ::chmod(hosts.c_str(), 0644);
@@ -256,8 +255,10 @@ TEST_CASE("detourd with resolve remote hands the Host name to microsocks, which 
   const auto web_port = free_port();
   tcp_server named(at(named_address, web_port), http_says_who(named_address));
   tcp_server decoy(at(original_address, web_port), http_says_who(original_address));
-  detourd_process detourd(ws.upstream_config(fmt::format(
-      "    kind: socks5\n    address: \"{}:{}\"\n    resolve: remote\n", socks_address, proxy.address().port())));
+  detourd_process detourd(
+      ws.upstream_config(fmt::format("    kind: socks5\n    address: \"{}:{}\"\n    resolve: remote\n", socks_address,
+                                     proxy.address().port())) +
+      fmt::format("sniff: {{ports: [{}]}}\n", web_port));
 
   auto run = run_to_completion({"/usr/bin/curl", "--silent", "--show-error", "--max-time", "10", "--noproxy", "*",
                                 "--resolve", fmt::format("{}:{}:{}", only_proxy_name, web_port, original_address),
