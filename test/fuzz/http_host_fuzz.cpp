@@ -15,14 +15,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view stream(reinterpret_cast<const char*>(data) + 2, size - 2);
 
   auto whole = sniff::fuzz::check_stream(stream, split, sniff::http_sniff_bound, sniff::sniff_http_host);
-  // Through the dispatcher the same, but for the wording of not_recognized.
-  if (!stream.empty() && stream[0] != '\x16') {
-    auto dispatched = sniff::sniff_name(stream);
-    if (whole.status == sniff::sniff_status::not_recognized) {
-      sniff::fuzz::require(dispatched.status == whole.status);
-    } else {
-      sniff::fuzz::require(sniff::fuzz::same(dispatched, whole));
-    }
-  }
+  if (!stream.empty() && stream[0] != '\x16') sniff::fuzz::check_dispatched(stream, whole);
   return 0;
 }

@@ -5,6 +5,7 @@
 // already in normal form. A broken promise traps, which libFuzzer reports with the input.
 #include "detour/sniff/host_name.hpp"
 #include "detour/sniff/sniff_result.hpp"
+#include "detour/sniff/sniffer.hpp"
 
 #include <cstddef>
 #include <string_view>
@@ -74,6 +75,17 @@ sniff_result check_stream(std::string_view stream, std::size_t split, std::size_
     require(early.status == sniff_status::need_more || same(early, whole));
   }
   return whole;
+}
+
+// The dispatcher (sniff_name) answers as the protocol's own sniffer did, but for the wording of
+// not_recognized, which it makes its own.
+inline void check_dispatched(std::string_view stream, const sniff_result& whole) {
+  auto dispatched = sniff_name(stream);
+  if (whole.status == sniff_status::not_recognized) {
+    require(dispatched.status == whole.status);
+  } else {
+    require(same(dispatched, whole));
+  }
 }
 
 }  // namespace detour::sniff::fuzz

@@ -39,14 +39,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string stream = mode == 0 ? std::string(payload) : in_records(payload, mode);
 
   auto whole = sniff::fuzz::check_stream(stream, split, sniff::tls_sniff_bound, sniff::sniff_tls_client_hello);
-  // Through the dispatcher the same, but for the wording of not_recognized.
-  if (!stream.empty() && stream[0] == '\x16') {
-    auto dispatched = sniff::sniff_name(stream);
-    if (whole.status == sniff::sniff_status::not_recognized) {
-      sniff::fuzz::require(dispatched.status == whole.status);
-    } else {
-      sniff::fuzz::require(sniff::fuzz::same(dispatched, whole));
-    }
-  }
+  if (!stream.empty() && stream[0] == '\x16') sniff::fuzz::check_dispatched(stream, whole);
   return 0;
 }
