@@ -1,5 +1,7 @@
 #include "detour/route/router.hpp"
 
+#include "support/values.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <random>
@@ -12,18 +14,10 @@ using detour::traffic_direction;
 using detour::route::route_query;
 using detour::route::router;
 
+using detour::test::cidrs;
+using detour::test::ep;
+
 namespace {
-
-boost::asio::ip::tcp::endpoint ep(const char* address, std::uint16_t port) {
-  return {boost::asio::ip::make_address(address), port};
-}
-
-std::vector<detour::net::cidr> cidrs(std::initializer_list<const char*> texts) {
-  std::vector<detour::net::cidr> out;
-  for (auto t : texts) out.push_back(*detour::net::parse_cidr(t));
-  return out;
-}
-
 std::vector<detour::net::host_pattern> hosts(std::initializer_list<const char*> texts) {
   std::vector<detour::net::host_pattern> out;
   for (auto t : texts) out.push_back(*detour::net::parse_host_pattern(t));

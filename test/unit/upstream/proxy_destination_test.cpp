@@ -5,24 +5,18 @@
 #include "detour/upstream/http_connect.hpp"
 #include "detour/upstream/socks5.hpp"
 
+#include "support/values.hpp"
+
 #include <catch2/catch.hpp>
 
 using namespace detour::upstream;
 using detour::name_resolution;
 using detour::upstream_kind;
 
+using detour::test::bytes;
+using detour::test::ep;
+
 namespace {
-
-std::string bytes(std::initializer_list<unsigned> values) {
-  std::string out;
-  for (auto v : values) out += static_cast<char>(static_cast<unsigned char>(v));
-  return out;
-}
-
-boost::asio::ip::tcp::endpoint ep(const char* address, std::uint16_t port) {
-  return {boost::asio::ip::make_address(address), port};
-}
-
 detour::upstream_config upstream(upstream_kind kind, name_resolution resolve) {
   detour::upstream_config u;
   u.name = "corp";

@@ -1,22 +1,16 @@
 #include "detour/upstream/proxy_protocol.hpp"
 
+#include "support/values.hpp"
+
 #include <catch2/catch.hpp>
 
 using namespace detour::upstream;
 using detour::proxy_protocol_version;
 
+using detour::test::bytes;
+using detour::test::ep;
+
 namespace {
-
-std::string bytes(std::initializer_list<unsigned> values) {
-  std::string out;
-  for (auto v : values) out += static_cast<char>(static_cast<unsigned char>(v));
-  return out;
-}
-
-boost::asio::ip::tcp::endpoint ep(const char* address, std::uint16_t port) {
-  return {boost::asio::ip::make_address(address), port};
-}
-
 // The 12-byte signature of doc/proxy-protocol.txt section 2.2, then version 2 / command PROXY.
 const std::string v2_start = bytes({0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x21});
 

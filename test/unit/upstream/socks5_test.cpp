@@ -1,23 +1,14 @@
 #include "detour/upstream/socks5.hpp"
 
+#include "support/values.hpp"
+
 #include <catch2/catch.hpp>
 
 using namespace detour::upstream;
 using namespace std::string_literals;
 
-namespace {
-
-std::string bytes(std::initializer_list<unsigned> values) {
-  std::string out;
-  for (auto v : values) out += static_cast<char>(static_cast<unsigned char>(v));
-  return out;
-}
-
-boost::asio::ip::tcp::endpoint ep(const char* address, std::uint16_t port) {
-  return {boost::asio::ip::make_address(address), port};
-}
-
-}  // namespace
+using detour::test::bytes;
+using detour::test::ep;
 
 TEST_CASE("socks5 requests are built byte for byte as RFC 1928 and 1929 lay them out", "[upstream]") {
   CHECK(socks5_greeting(false) == bytes({5, 1, 0}));
