@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -33,10 +34,11 @@ namespace {
   throw listen_error(fmt::format("listen on {}: {}: {}{}", net::to_string(endpoint), what, ec.message(), hint));
 }
 
-bool out_of_resources(const boost::system::error_code& ec) {
-  return ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
-         ec == asio::error::no_memory;
-}
+// HAProxy's tune.maxaccept default: enough to drain a burst in one wake-up, few enough that a flood
+// of new connections cannot starve the ones already relaying on this worker.
+constexpr int accept_batch = 64;
+
+bool out_of_resources(int error) { return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM; }
 
 net::acceptor open_listening_socket(asio::io_context& context, const tcp::endpoint& endpoint) {
   net::acceptor acceptor(context.get_executor());
@@ -54,6 +56,9 @@ net::acceptor open_listening_socket(asio::io_context& context, const tcp::endpoi
   if (ec) fail(endpoint, "bind", ec);
   acceptor.listen(SOMAXCONN, ec);
   if (ec) fail(endpoint, "listen", ec);
+  // accept4() on it must return EAGAIN when the queue is empty, not block the worker.
+  acceptor.native_non_blocking(true, ec);
+  if (ec) fail(endpoint, "O_NONBLOCK", ec);
   return acceptor;
 }
 
@@ -124,28 +129,52 @@ void listener::close() {
 
 asio::awaitable<void> listener::accept_loop(listening& socket) {
   auto& acceptor = *socket.acceptor;
+  const int fd = acceptor.native_handle();
+  const auto protocol = acceptor.local_endpoint().protocol();
   std::minstd_rand jitter(jitter_seed_ + 1);
   asio::steady_timer backoff(context_);
   while (!closed_) {
-    auto [ec, client] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-    if (!ec) {
-      on_accept_(std::move(client), socket.direction);
+    int error = 0;
+    for (int taken = 0; error == 0 && !closed_; ++taken) {
+      if (taken == accept_batch) {
+        // The queue still holds connections: let the ones just accepted (and the rest of the
+        // worker) run first, then come back without waiting for an edge that already passed.
+        co_await asio::post(context_, asio::use_awaitable);
+        break;
+      }
+      sockaddr_storage peer{};
+      socklen_t length = sizeof(peer);
+      const int client = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (client < 0) {
+        error = errno == EINTR ? 0 : errno;
+        continue;
+      }
+      net::socket adopted(context_.get_executor());
+      if (auto failed = net::adopt(adopted, protocol, client)) {
+        error = failed.value();
+        break;
+      }
+      on_accept_(std::move(adopted), net::to_endpoint(peer), socket.direction);
+    }
+    if (closed_) break;
+    if (error == 0) continue;
+    if (error == EAGAIN || error == EWOULDBLOCK) {
+      auto [ec] = co_await acceptor.async_wait(net::acceptor::wait_read, asio::as_tuple(asio::use_awaitable));
+      if (ec) break;  // closed
       continue;
     }
-    if (ec == asio::error::operation_aborted || closed_) break;
-    on_error_(ec.value());
-    if (out_of_resources(ec)) {
+    on_error_(error);
+    if (out_of_resources(error)) {
       // Out of descriptors: the pending connection stays in the backlog. Retrying at once would
       // spin; back off with jitter so the workers do not retry in lockstep.
-      net::warn_exhausted(
-          ec.value() == EMFILE || ec.value() == ENFILE ? net::exhausted::descriptors : net::exhausted::memory,
-          accept_warning(ec.value(), net::soft_descriptor_limit()));
+      net::warn_exhausted(error == EMFILE || error == ENFILE ? net::exhausted::descriptors : net::exhausted::memory,
+                          accept_warning(error, net::soft_descriptor_limit()));
       backoff.expires_after(std::chrono::milliseconds(50 + jitter() % 50));
       co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
     // ECONNABORTED and the like concern one connection only.
-    spdlog::debug("listener: accept: {}", ec.message());
+    spdlog::debug("listener: accept: {}", std::system_category().message(error));
   }
 }
 

@@ -35,10 +35,16 @@ std::string accept_warning(int error, std::uint64_t descriptor_limit);
 // One worker's listening sockets and the loops that accept on them. Each socket has SO_REUSEPORT,
 // so every worker has its own socket on the same port and the kernel spreads accepted connections
 // across them (no shared accept queue, no lock). Runs on the worker's thread.
+//
+// Accepts with accept4(SOCK_NONBLOCK | SOCK_CLOEXEC) until the queue is empty (or a batch is
+// done), then waits for the socket to become readable: one wake-up for a burst of connections,
+// no ioctl to make each one non-blocking, and the client's address without a getpeername().
 class listener {
  public:
-  // With the direction of the socket it came from, or nullopt where one port serves both.
-  using accept_handler = std::function<void(net::socket, std::optional<traffic_direction>)>;
+  // With the client's address as accept4() gave it, and the direction of the socket it came from,
+  // or nullopt where one port serves both.
+  using accept_handler =
+      std::function<void(net::socket, const boost::asio::ip::tcp::endpoint&, std::optional<traffic_direction>)>;
   // Told the errno of each failed accept, for detour_accept_errors_total.
   using error_handler = std::function<void(int)>;
 

@@ -225,14 +225,14 @@ asio::awaitable<const char*> sniff_name_into(worker& owner, session_record& reco
 
 }  // namespace
 
-asio::awaitable<void> run_session(net::socket client, std::optional<traffic_direction> direction, worker& owner,
-                                  snapshot_ptr snapshot) {
+asio::awaitable<void> run_session(net::socket client, boost::asio::ip::tcp::endpoint peer,
+                                  std::optional<traffic_direction> direction, worker& owner, snapshot_ptr snapshot) {
   session_record record;
   record.id = owner.next_id();
   record.snapshot = std::move(snapshot);
   const auto& cfg = record.snapshot->cfg;
   boost::system::error_code ec;
-  record.source = net::unmap(client.remote_endpoint(ec));
+  record.source = net::unmap(peer);
   record.local = net::unmap(client.local_endpoint(ec));
   record.direction = capture_direction(direction, record.local);
   record.original = net::original_destination(client.native_handle(), record.source, record.original_error);

@@ -37,9 +37,10 @@ class session_entry
 // (directly or through an upstream proxy) and hand both sockets to a relayed_session. Every exit
 // ends in finish(): exactly one log line and one set of counter updates. The session keeps
 // `snapshot`, the config it was accepted under, whatever reloads happen meanwhile.
-// `direction` is the listener's (nullopt where one port serves both directions: the session then
-// tells them apart by the address the connection arrived on).
-boost::asio::awaitable<void> run_session(net::socket client, std::optional<traffic_direction> direction, worker& owner,
+// `peer` is the client's address as accept4() returned it. `direction` is the listener's (nullopt where one port serves
+// both directions: the session then tells them apart by the address the connection arrived on).
+boost::asio::awaitable<void> run_session(net::socket client, boost::asio::ip::tcp::endpoint peer,
+                                         std::optional<traffic_direction> direction, worker& owner,
                                          snapshot_ptr snapshot);
 
 }  // namespace detour::proxy

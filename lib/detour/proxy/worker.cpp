@@ -60,8 +60,8 @@ void worker::start() {
   listener_.start(
       // run_session() counts the connection as accepted, once it knows it is not the capture
       // self-test.
-      [this](net::socket socket, std::optional<traffic_direction> direction) {
-        spawn(context_, run_session(std::move(socket), direction, *this, snapshot_), "session");
+      [this](net::socket socket, const tcp::endpoint& peer, std::optional<traffic_direction> direction) {
+        spawn(context_, run_session(std::move(socket), peer, direction, *this, snapshot_), "session");
       },
       [this](int error) { metrics_.accept_errors[accept_errno_index(error)].add(); });
   spawn(context_, sweep_loop(), "worker");

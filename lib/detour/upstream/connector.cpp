@@ -19,8 +19,8 @@ using asio::ip::tcp;
 std::optional<net::socket> open_upstream_socket(const net::socket::executor_type& executor, const tcp& protocol,
                                                 const connect_options& options, attempt_error& failure) {
   net::socket socket(executor);
-  boost::system::error_code ec;
-  socket.open(protocol, ec);
+  // Created non-blocking, as connect_within() and the relay need it: no ioctl later.
+  boost::system::error_code ec = net::open_nonblocking(socket, protocol);
   if (ec) {
     failure = {fmt::format("socket: {}", ec.message()), kind_of_errno(ec.value())};
     return std::nullopt;
@@ -55,7 +55,7 @@ asio::awaitable<attempt_error> connect_within(net::socket& socket, const tcp::en
                                               std::chrono::milliseconds timeout) {
   using namespace asio::experimental::awaitable_operators;
   boost::system::error_code ec;
-  socket.native_non_blocking(true, ec);
+  if (!socket.native_non_blocking()) socket.native_non_blocking(true, ec);
   const int fd = socket.native_handle();
   if (::connect(fd, target.data(), static_cast<socklen_t>(target.size())) == 0) co_return attempt_error{};
   // EINTR: the handshake goes on in the background, exactly as for EINPROGRESS.
