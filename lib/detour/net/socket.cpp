@@ -32,7 +32,7 @@ std::error_code adopt(socket& into, const boost::asio::ip::tcp& protocol, int fd
   into.assign(protocol, fd, ec);
   if (ec) {
     ::close(fd);
-    return ec;
+    return {ec.value(), std::system_category()};
   }
   namespace ops = boost::asio::detail::socket_ops;
   auto& state = socket_state::of(into);

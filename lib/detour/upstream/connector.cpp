@@ -22,11 +22,11 @@ std::optional<net::socket> open_upstream_socket(const net::socket::executor_type
                                                 const connect_options& options, attempt_error& failure) {
   net::socket socket(executor);
   // Created non-blocking, as connect_within() and the relay need it: no ioctl later.
-  boost::system::error_code ec = net::open_nonblocking(socket, protocol);
-  if (ec) {
-    failure = {fmt::format("socket: {}", ec.message()), kind_of_errno(ec.value())};
+  if (auto err = net::open_nonblocking(socket, protocol)) {
+    failure = {fmt::format("socket: {}", err.message()), kind_of_errno(err.value())};
     return std::nullopt;
   }
+  boost::system::error_code ec;
   if (options.mark != 0) {
     if (auto err = net::set_mark(socket.native_handle(), options.mark)) {
       failure = {fmt::format("SO_MARK {:#x}: {}", options.mark, err.message()), failure_kind::local};
