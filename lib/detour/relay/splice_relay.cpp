@@ -37,8 +37,9 @@ splice_relay::splice_relay(net::socket client, net::socket upstream, relay_pools
 
 void splice_relay::start() {
   boost::system::error_code ignored;
-  // Asio's async_connect left the upstream socket non-blocking already; asking again would cost
-  // one more ioctl per connection.
+  // The listener and the connectors create their sockets non-blocking and tell Asio so
+  // (net::adopt): asking again would cost an ioctl per socket. Only a socket made elsewhere (tests)
+  // needs it here.
   if (!client_.native_non_blocking()) client_.native_non_blocking(true, ignored);
   if (!upstream_.native_non_blocking()) upstream_.native_non_blocking(true, ignored);
   // The relay forwards segments as they come; Nagle's algorithm would hold a small one back until
