@@ -2,7 +2,7 @@
 # Benchmarks detourd against HAProxy (with and without splice) and redsocks→microsocks, with a
 # direct baseline, inside a network namespace of its own. See docs/BENCHMARKS.md.
 #
-#   sudo scripts/bench.sh [--quick] [--only NAME,...] [--detourd PATH] [--workers N] [--out DIR]
+#   sudo scripts/bench.sh [--quick] [--only NAME,...] [--dests LIST] [--detourd PATH] [--workers N] [--out DIR]
 #   sudo scripts/bench.sh --only detourd,detourd-b --workloads wrk_close --b-scrape 1
 #                                    (A/B: detourd-b's /metrics scraped every second, detourd's off)
 #   sudo scripts/bench.sh --only detourd,detourd-b --workloads latency_http --b-config 'sniff: {enabled: false}'
@@ -22,6 +22,8 @@ usage: scripts/bench.sh [options]            (run as root)
   --only LIST      comma-separated subset of: direct,haproxy,haproxy-splice,redsocks,detourd
   --workloads LIST comma-separated subset of: iperf1,iperf8,wrk_close,wrk_keepalive,idle_rss,latency,
                    latency_http
+  --dests LIST     destinations the clients connect to, comma-separated subset of: lo4 (127.0.0.1),
+                   lo6 (::1), br4 (10.77.0.1), br6 (fd77::1); default lo4,lo6,br4 (--quick: lo4,lo6)
   --detourd PATH   detourd binary (default: build/daemon/detourd)
   --compare PATH   also run this second detourd binary as proxy `detourd-b` (A/B of a change in one
                    run, interleaved); add detourd-b to --only if --only is given
@@ -40,7 +42,7 @@ usage: scripts/bench.sh [options]            (run as root)
   --trace CMD      attach CMD -p PID to the (first) proxy process during each load and stop it with
                    SIGINT after, e.g. --trace 'strace -c -f -o /tmp/st-%n.txt' or
                    --trace 'perf record -e cpu-clock -g -o /tmp/perf-%n.data'; %n becomes
-                   PROXY-WORKLOAD-N. Figures measured under a tracer are not comparable.
+                   PROXY-DEST-WORKLOAD-N. Figures measured under a tracer are not comparable.
 EOF
 }
 
@@ -49,6 +51,7 @@ all_workloads=iperf1,iperf8,wrk_close,wrk_keepalive,idle_rss,latency,latency_htt
 quick=0
 only=$all_proxies
 workloads=$all_workloads
+dests=""
 detourd_bin=$repo_dir/build/daemon/detourd
 workers=0
 reps=3
@@ -68,6 +71,7 @@ while (($#)); do
     --quick) quick=1 ;;
     --only) only=$2; shift ;;
     --workloads) workloads=$2; shift ;;
+    --dests) dests=$2; shift ;;
     --detourd) detourd_bin=$2; shift ;;
     --compare) compare_bin=$2; shift ;;
     --workers) workers=$2; shift ;;
@@ -91,6 +95,7 @@ if ((quick)); then
   reps=1
   seconds=1
 fi
+dests=${dests:-$( ((quick)) && echo lo4,lo6 || echo lo4,lo6,br4)}
 idle_count=${idle_count:-$((quick ? 500 : 5000))}
 latency_count=$((quick ? 200 : 1000))
 if [[ -z $out ]]; then
@@ -106,9 +111,17 @@ for interval in "$scrape" "$b_scrape"; do
   [[ $interval =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "bench: --scrape and --b-scrape take seconds, not $interval" >&2; exit 2; }
 done
 
-# Addresses and ports inside the namespace. The servers live on a bridge with no ports (this
-# kernel has no `dummy` driver); a bridge's own addresses are local like any other.
-server_addr=10.77.0.1
+# Addresses and ports inside the namespace. Users reach services on loopback as often as on an
+# interface's address, and the kernel takes a different path for each (loopback's own device, and
+# the redirect's rewrite to 127.0.0.1/::1 is a no-op there), so each is a destination of its own.
+# The interface addresses sit on a bridge with no ports (this kernel has no `dummy` driver); a
+# bridge's own addresses are local like any other.
+declare -A dest_addrs=([lo4]=127.0.0.1 [lo6]=::1 [br4]=10.77.0.1 [br6]=fd77::1)
+IFS=, read -ra dest_names <<<"$dests"
+((${#dest_names[@]})) || { echo "bench: --dests is empty" >&2; exit 2; }
+for dest in "${dest_names[@]}"; do
+  [[ -n ${dest_addrs[$dest]:-} ]] || { echo "bench: unknown destination $dest (lo4, lo6, br4, br6)" >&2; exit 2; }
+done
 proxy_port=15001
 socks_port=1080
 iperf_port=5201
@@ -183,7 +196,7 @@ exit 101
   ((quick == 0)) || quick_flag=(--quick)
   log "namespace $ns, results in $out"
   ip netns exec "$ns" env BENCH_NS="$ns" bash "${BASH_SOURCE[0]}" --inner --only "$only" \
-    --workloads "$workloads" --detourd "$detourd_bin" --compare "$compare_bin" --workers "$workers" --reps "$reps" \
+    --workloads "$workloads" --dests "$dests" --detourd "$detourd_bin" --compare "$compare_bin" --workers "$workers" --reps "$reps" \
     --seconds "$seconds" --idle "$idle_count" --out "$out" --trace "$trace" --scrape "$scrape" \
     --b-scrape "$b_scrape" --b-config "$b_config" "${quick_flag[@]}"
   exit 0
@@ -236,13 +249,21 @@ tcpbench=("$python" "$script_dir/bench/tcpbench.py")
 ulimit -n "$(hard=$(ulimit -Hn); [[ $hard == unlimited || $hard -gt 65536 ]] && echo 65536 || echo "$hard")"
 ip link set lo up
 ip link add dbr0 type bridge
-ip addr add "$server_addr/24" dev dbr0
-ip -6 addr add fd77::1/64 dev dbr0 nodad
+ip addr add "${dest_addrs[br4]}/24" dev dbr0
+ip -6 addr add "${dest_addrs[br6]}/64" dev dbr0 nodad
 ip link set dbr0 up
 # Short connections by the ten thousand: reuse TIME_WAIT ports for new connections. Ephemeral ports
 # start above the proxies' listening ports (15001-15500), which a TIME_WAIT socket could otherwise
 # occupy. These sysctls are per namespace.
 sysctl -qw net.ipv4.ip_local_port_range="20000 65000" net.ipv4.tcp_tw_reuse=1
+
+# The selected destinations' addresses: all of them, each family's, and as a URL's host.
+dest_list=() dest_list4=() dest_list6=()
+for dest in "${dest_names[@]}"; do
+  dest_list+=("${dest_addrs[$dest]}")
+  if [[ ${dest_addrs[$dest]} == *:* ]]; then dest_list6+=("${dest_addrs[$dest]}"); else dest_list4+=("${dest_addrs[$dest]}"); fi
+done
+url_host() { [[ $1 == *:* ]] && echo "[$1]" || echo "$1"; }
 
 wait_listen() {  # port [timeout_s]: wait until something listens on the port
   local port=$1 tries=$((${2:-5} * 20))
@@ -267,14 +288,14 @@ http {
   keepalive_requests 10000000;
   keepalive_timeout 60s;
   server {
-    listen $server_addr:$http_port;
+$(for a in "${dest_list[@]}"; do echo "    listen $(url_host "$a"):$http_port;"; done)
     location / { root $work; }
   }
 }
 EOF
 "${pin_load[@]}" nginx -c "$work/nginx.conf" 2>>"$work/nginx-error.log" &
 server_pids+=($!)
-"${pin_load[@]}" "${tcpbench[@]}" serve --addr "$server_addr" --port "$greet_port" &
+"${pin_load[@]}" "${tcpbench[@]}" serve --addr "$(IFS=,; echo "${dest_list[*]}")" --port "$greet_port" &
 server_pids+=($!)
 wait_listen "$http_port" || die "nginx did not start: $(cat "$work/nginx-error.log")"
 wait_listen "$greet_port" || die "the greeting server did not start"
@@ -288,7 +309,11 @@ table inet detour_bench {
   chain output {
     type nat hook output priority -99; policy accept;
     $1 return
-    ip daddr $server_addr tcp dport { $iperf_port, $http_port, $greet_port } redirect to :$proxy_port
+$(for family in ip ip6; do
+    [[ $family == ip ]] && set -- "${dest_list4[@]}" || set -- "${dest_list6[@]}"
+    (($#)) || continue
+    echo "    $family daddr { $(IFS=,; echo "$*") } tcp dport { $iperf_port, $http_port, $greet_port } redirect to :$proxy_port"
+  done)
   }
 }
 EOF
@@ -318,6 +343,7 @@ defaults
 $([[ $name == haproxy-splice ]] && printf '  option splice-request\n  option splice-response\n')
 listen transparent
   bind 127.0.0.1:$proxy_port
+  bind [::1]:$proxy_port
   # 0.0.0.0:0: connect to the connection's original destination (SO_ORIGINAL_DST).
   server orig 0.0.0.0:0
 EOF
@@ -414,10 +440,10 @@ stop_proxy() {
 # --- workloads -------------------------------------------------------------------------------
 run_iperf() {  # streams
   local server result
-  "${pin_load[@]}" iperf3 -s -B "$server_addr" -p "$iperf_port" -1 >/dev/null 2>&1 &
+  "${pin_load[@]}" iperf3 -s -B "$addr" -p "$iperf_port" -1 >/dev/null 2>&1 &
   server=$!
   wait_listen "$iperf_port" || { stop_pids "$server"; return 1; }
-  result=$("${pin_load[@]}" timeout $((seconds + 20)) iperf3 -c "$server_addr" -p "$iperf_port" \
+  result=$("${pin_load[@]}" timeout $((seconds + 20)) iperf3 -c "$addr" -p "$iperf_port" \
     -P "$1" -t "$seconds" --connect-timeout 3000 -J) || { stop_pids "$server"; return 1; }
   stop_pids "$server"
   "$python" -c 'import json, sys
@@ -430,7 +456,7 @@ run_wrk() {  # close|keepalive
   local header=() result
   [[ $1 == close ]] && header=(-H "Connection: close")
   result=$("${pin_load[@]}" timeout $((seconds + 20)) wrk -t1 -c50 -d"${seconds}s" --timeout 2s \
-    "${header[@]}" "http://$server_addr:$http_port/f128") || return 1
+    "${header[@]}" "http://$(url_host "$addr"):$http_port/f128") || return 1
   grep -E 'requests in|errors|Non-2xx' <<<"$result" | sed 's/^ */bench:   wrk: /' >&2 || true
   awk '/^Requests\/sec:/ { print $2 }' <<<"$result"
 }
@@ -446,19 +472,19 @@ run_idle() {
       count=$limit
     fi
   fi
-  "${pin_load[@]}" timeout 120 "${tcpbench[@]}" hold --addr "$server_addr" --port "$greet_port" \
+  "${pin_load[@]}" timeout 120 "${tcpbench[@]}" hold --addr "$addr" --port "$greet_port" \
     --count "$count" --pids "$pids" --max-seconds 90
 }
 
 run_latency() {
-  "${pin_load[@]}" timeout 120 "${tcpbench[@]}" latency --addr "$server_addr" --port "$greet_port" \
+  "${pin_load[@]}" timeout 120 "${tcpbench[@]}" latency --addr "$addr" --port "$greet_port" \
     --count "$latency_count" --max-seconds 90
 }
 
 # The client speaks first, on a port detourd sniffs by default (8080): detourd waits for the
 # request to read its Host before it connects, where the greeting workload connects at once.
 run_latency_http() {
-  "${pin_load[@]}" timeout 120 "${tcpbench[@]}" latency --addr "$server_addr" --port "$http_port" \
+  "${pin_load[@]}" timeout 120 "${tcpbench[@]}" latency --addr "$addr" --port "$http_port" \
     --count "$latency_count" --max-seconds 90 \
     --request 'GET /f128 HTTP/1.1\r\nHost: bench.example\r\nConnection: close\r\n\r\n'
 }
@@ -480,7 +506,16 @@ has_admin_section() {  # detourd binary: whether its config has the `admin` sect
   "$1" check -c "$work/probe.yaml" >/dev/null 2>&1
 }
 
-measure() {  # proxy workload index: one measurement with a fresh proxy; prints the figure
+# HAProxy reads the original destination with SO_ORIGINAL_DST for IPv4 only (sock_inet_get_dst in
+# 2.6: "we must not do that with other families"); for IPv6 it takes the socket's local address,
+# its own listener, and connects to itself in a loop (seen here with [::1]). redsocks 0.5 knows
+# IPv4 only. Neither can serve an IPv6 destination, so they are not measured there.
+serves_dest() {  # proxy address
+  [[ $2 != *:* || $1 == direct || $1 == detourd* ]]
+}
+
+measure() {  # proxy workload index: one measurement with a fresh proxy at $addr; prints `key=value`
+             # lines (a bare number is the workload's one figure)
   local proxy=$1 workload=$2
   # A fresh listening port each time: connections the previous proxy closed first sit in TIME_WAIT
   # on its port for a minute, and a proxy that probes its port without SO_REUSEADDR (detourd's
@@ -494,7 +529,7 @@ measure() {  # proxy workload index: one measurement with a fresh proxy; prints 
     return 1
   fi
   if [[ -n $trace && -n ${proxy_pids[0]:-} ]]; then
-    ${trace//%n/$proxy-$workload-$3} -p "${proxy_pids[-1]}" >&2 &
+    ${trace//%n/$proxy-$dest-$workload-$3} -p "${proxy_pids[-1]}" >&2 &
     tracer=$!
     sleep 1  # the tracer attaches asynchronously; this is a diagnostic mode, not a measurement
   fi
@@ -514,7 +549,7 @@ measure() {  # proxy workload index: one measurement with a fresh proxy; prints 
   if ((${#proxy_pids[@]})); then
     # How busy the proxy was: near 100% means it was the bottleneck, well below means the load
     # generators (on the other CPU) were, and the proxy only added latency.
-    log "  $proxy $workload: proxy CPU $(awk -v t=$(($(cpu_ticks "${proxy_pids[@]}") - ticks_before)) \
+    log "  $proxy $dest $workload: proxy CPU $(awk -v t=$(($(cpu_ticks "${proxy_pids[@]}") - ticks_before)) \
       -v hz="$(getconf CLK_TCK)" -v s="$(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" \
       'BEGIN { printf "%.0f%%", 100 * t / hz / s }')"
   fi
@@ -534,30 +569,43 @@ IFS=, read -ra proxies <<<"$only"
 IFS=, read -ra loads <<<"$workloads"
 failures=0
 index=0
+for proxy in "${proxies[@]}"; do
+  for dest in "${dest_names[@]}"; do
+    serves_dest "$proxy" "${dest_addrs[$dest]}" || log "$proxy cannot relay to IPv6 destinations: not measured on $dest"
+  done
+done
 for rep in $(seq "$reps"); do
   # Repetitions go round all proxies so that a noisy minute on a shared machine hits them alike,
   # each repetition starting one proxy further on, so that none is always measured last.
   start=$(((rep - 1) % ${#proxies[@]}))
   for proxy in "${proxies[@]:start}" "${proxies[@]:0:start}"; do
-    for workload in "${loads[@]}"; do
-      [[ $proxy == direct && $workload == idle_rss ]] && continue
-      index=$((index + 1))
-      if value=$(measure "$proxy" "$workload" "$index"); then
-        log "rep $rep/$reps $proxy $workload: $value"
-        echo "$proxy,$workload,$rep,$value" >>"$raw"
-      else
-        log "rep $rep/$reps $proxy $workload: FAILED"
-        failures=$((failures + 1))
-        for file in "$work/${proxy%%-*}.log" "$work/nginx-error.log"; do
-          if [[ -s $file ]]; then tail -n 5 "$file" | sed "s|^|bench:   $(basename "$file"): |" >&2; fi
-        done
-      fi
+    for dest in "${dest_names[@]}"; do
+      addr=${dest_addrs[$dest]}
+      serves_dest "$proxy" "$addr" || continue
+      for workload in "${loads[@]}"; do
+        [[ $proxy == direct && $workload == idle_rss ]] && continue
+        index=$((index + 1))
+        if output=$(measure "$proxy" "$workload" "$index"); then
+          log "rep $rep/$reps $proxy $dest $workload: $(paste -sd' ' <<<"$output")"
+          while read -r line; do
+            # `sub=value` is the figure workload_sub; a bare value is the workload's only figure.
+            if [[ $line == *=* ]]; then key=${workload}_${line%%=*}; else key=$workload; fi
+            echo "$proxy,$key,$dest,$rep,${line#*=}" >>"$raw"
+          done <<<"$output"
+        else
+          log "rep $rep/$reps $proxy $dest $workload: FAILED"
+          failures=$((failures + 1))
+          for file in "$work/${proxy%%-*}.log" "$work/nginx-error.log"; do
+            if [[ -s $file ]]; then tail -n 5 "$file" | sed "s|^|bench:   $(basename "$file"): |" >&2; fi
+          done
+        fi
+      done
     done
   done
 done
 
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
-title="$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($cpu), Linux $(uname -r), $reps repetition(s), ${seconds}s loads, $idle_count idle connections, $latency_count latency samples"
+title="$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($cpu), Linux $(uname -r), $reps repetition(s), ${seconds}s loads, $idle_count idle connections, $latency_count latency samples, destinations $(for d in "${dest_names[@]}"; do printf '%s %s, ' "$d" "${dest_addrs[$d]}"; done | sed 's/, $//')"
 if ((workers)); then
   title+=", detourd workers $workers vs HAProxy nbthread $workers, no pinning"
 else

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Turns scripts/bench.sh's raw.csv (proxy,workload,repetition,value) into the Markdown table and
-the gnuplot data of the ratios. Medians over repetitions; ratios only between figures of one run."""
+"""Turns scripts/bench.sh's raw.csv (proxy,key,destination,repetition,value) into Markdown tables, one
+per destination, and the gnuplot data of the ratios on the first destination. Medians over
+repetitions; ratios only between figures of one run and one destination."""
 import csv
 import statistics
 import sys
@@ -14,6 +15,7 @@ PROXIES = [
     ("detourd", "detourd"),
     ("detourd-b", "detourd (B)"),
 ]
+DESTS = {"lo4": "127.0.0.1", "lo6": "::1", "br4": "10.77.0.1", "br6": "fd77::1"}
 # (key, label, higher_is_better)
 WORKLOADS = [
     ("iperf1", "iperf3 1 stream, Gbit/s", True),
@@ -39,17 +41,9 @@ def fmt(value):
     return f"{value:.2f}"
 
 
-def main():
-    raw_path, table_path, dat_path, title = sys.argv[1:5]
-    values = defaultdict(list)
-    with open(raw_path) as raw:
-        for proxy, workload, _rep, value in csv.reader(raw):
-            values[(proxy, workload)].append(float(value))
-    median = {key: statistics.median(v) for key, v in values.items()}
-    present = [(k, label) for k, label in PROXIES if any(p == k for p, _ in median)]
-    workloads = [w for w in WORKLOADS if any(wk == w[0] for _, wk in median)]
-
-    lines = [f"_{title}_", ""]
+def table(median, present, workloads):
+    """The Markdown table of one destination."""
+    lines = []
     head = "| workload | " + " | ".join(label for _, label in present)
     has_pair = any(k == "detourd" for k, _ in present) and any(k == "haproxy-splice" for k, _ in present)
     if has_pair:
@@ -76,21 +70,53 @@ def main():
             d, b = median.get(("detourd", key)), median.get(("detourd-b", key))
             row += " | " + (f"{b / d:.2f}×" if d and b is not None else "—")
         lines.append(row + " |")
-    lines.append("")
+    return lines
+
+
+def main():
+    raw_path, table_path, dat_path, title = sys.argv[1:5]
+    values = defaultdict(list)
+    dests = []
+    with open(raw_path) as raw:
+        for proxy, key, dest, _rep, value in csv.reader(raw):
+            values[(dest, proxy, key)].append(float(value))
+            if dest not in dests:
+                dests.append(dest)
+    dests.sort(key=lambda d: list(DESTS).index(d) if d in DESTS else len(DESTS))
+    medians = defaultdict(dict)
+    for (dest, proxy, key), v in values.items():
+        medians[dest][(proxy, key)] = statistics.median(v)
+    known = {w[0] for w in WORKLOADS}
+    keys = list(dict.fromkeys(k for _, _, k in values))
+    # A key the table has no label for still shows, under its own name.
+    workloads = [w for w in WORKLOADS if w[0] in keys] + [(k, k, False) for k in keys if k not in known]
+
+    lines = [f"_{title}_", ""]
+    for dest in dests:
+        median = medians[dest]
+        present = [(k, label) for k, label in PROXIES if any(p == k for p, _ in median)]
+        rows = [w for w in workloads if any(k == w[0] for _, k in median)]
+        lines.append(f"**{dest}** ({DESTS.get(dest, dest)}):")
+        lines.append("")
+        lines += table(median, present, rows)
+        lines.append("")
     lines.append("Figures are medians; (×) is the ratio to `direct` in the same run. "
                  "Throughput: higher is better; RSS and latency: lower is better.")
-    table = "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
     with open(table_path, "w") as out:
-        out.write(table)
-    print(table)
+        out.write(text)
+    print(text)
 
-    # Chart data: each proxy relative to HAProxy splice (or to direct when HAProxy splice was not
-    # run), turned so that higher is always better (memory and latency inverted), one row per
-    # workload, one column per proxy.
+    # Chart data, of the first destination only (one chart stays readable): each proxy relative to
+    # HAProxy splice (or to direct when HAProxy splice was not run), turned so that higher is always
+    # better (memory and latency inverted), one row per workload, one column per proxy.
+    median = medians[dests[0]] if dests else {}
+    present = [(k, label) for k, label in PROXIES if any(p == k for p, _ in median)]
+    workloads = [w for w in workloads if any(k == w[0] for _, k in median)]
     base_key = "haproxy-splice" if any(k == "haproxy-splice" for k, _ in present) else "direct"
     chart_proxies = [(k, label) for k, label in present if k != base_key] or present
     with open(dat_path, "w") as dat:
-        dat.write(f"# base: {dict(PROXIES)[base_key]}\n")
+        dat.write(f"# base: {dict(PROXIES)[base_key]} on {dests[0] if dests else '-'}\n")
         dat.write("workload " + " ".join(f'"{label}"' for _, label in chart_proxies) + "\n")
         for key, _label, higher in workloads:
             base = median.get((base_key, key))
@@ -101,7 +127,7 @@ def main():
                     cells.append("NaN")
                 else:
                     cells.append(f"{(value / base) if higher else (base / value):.3f}")
-            dat.write(f'"{SHORT[key]}" ' + " ".join(cells) + "\n")
+            dat.write(f'"{SHORT.get(key, key)}" ' + " ".join(cells) + "\n")
 
 
 if __name__ == "__main__":

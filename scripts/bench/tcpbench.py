@@ -17,14 +17,16 @@ GREETING = b"g"
 
 
 def serve(args):
-    """Accept, send one byte at once, hold the connection until the peer closes it."""
-    listener = socket.socket(socket.AF_INET6 if ":" in args.addr else socket.AF_INET)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((args.addr, args.port))
-    listener.listen(4096)
-    listener.setblocking(False)
+    """Accept on every address of --addr (comma-separated), send one byte at once, hold the
+    connection until the peer closes it."""
     sel = selectors.DefaultSelector()
-    sel.register(listener, selectors.EVENT_READ, None)
+    for addr in args.addr.split(","):
+        listener = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((addr, args.port))
+        listener.listen(4096)
+        listener.setblocking(False)
+        sel.register(listener, selectors.EVENT_READ, None)
     deadline = time.monotonic() + args.max_seconds
     while time.monotonic() < deadline:
         for key, _ in sel.select(timeout=1.0):
@@ -32,7 +34,7 @@ def serve(args):
                 # Drain the accept queue: the holder opens hundreds of connections at once.
                 for _ in range(256):
                     try:
-                        conn, _ = listener.accept()
+                        conn, _ = key.fileobj.accept()
                     except BlockingIOError:
                         break
                     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
