@@ -23,12 +23,14 @@ WORKLOADS = [
     ("wrk_close", "wrk 50 conns `Connection: close`, req/s", True),
     ("wrk_keepalive", "wrk 50 conns keep-alive, req/s", True),
     ("idle_rss", "RSS per idle connection, KiB", False),
-    ("latency", "connect + first byte p50, µs", False),
-    ("latency_http", "connect + request + first byte p50 (port 8080), µs", False),
+    ("latency_p50", "connect + first byte p50, µs", False),
+    ("latency_p99", "connect + first byte p99, µs", False),
+    ("latency_http_p50", "connect + request + first byte p50 (port 8080), µs", False),
+    ("latency_http_p99", "connect + request + first byte p99 (port 8080), µs", False),
 ]
 SHORT = {"iperf1": "1 stream", "iperf8": "8 streams", "wrk_close": "conn close",
-         "wrk_keepalive": "keep-alive", "idle_rss": "idle RSS", "latency": "connect p50",
-         "latency_http": "request p50"}
+         "wrk_keepalive": "keep-alive", "idle_rss": "idle RSS", "latency_p50": "connect p50",
+         "latency_p99": "connect p99", "latency_http_p50": "request p50", "latency_http_p99": "request p99"}
 
 
 def fmt(value):

@@ -141,7 +141,8 @@ def latency(args):
     samples.sort()
     p50 = statistics.median(samples)
     p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
-    print(f"{p50:.1f}")
+    print(f"p50={p50:.1f}")
+    print(f"p99={p99:.1f}")
     print(f"latency: {len(samples)} samples p50 {p50:.1f} us p99 {p99:.1f} us", file=sys.stderr)
 
 
