@@ -21,10 +21,12 @@ usage: scripts/bench.sh [options]            (run as root)
   --quick          1 repetition, 1-second loads, few connections: proves the script works
   --only LIST      comma-separated subset of: direct,haproxy,haproxy-splice,redsocks,detourd
   --workloads LIST comma-separated subset of: iperf1,iperf8,wrk_close,wrk_keepalive,idle_rss,latency,
-                   latency_http
+                   latency_http,active100,active10k
   --dests LIST     destinations the clients connect to, comma-separated subset of: lo4 (127.0.0.1),
                    lo6 (::1), br4 (10.77.0.1), br6 (fd77::1); default lo4,lo6,br4 (--quick: lo4,lo6)
   --detourd PATH   detourd binary (default: build/daemon/detourd)
+  --conn-load PATH the active workloads' load generator and echo server (default:
+                   build/test/conn_load; `ninja -C build conn_load`)
   --compare PATH   also run this second detourd binary as proxy `detourd-b` (A/B of a change in one
                    run, interleaved); add detourd-b to --only if --only is given
   --scrape S       scrape detourd's GET /metrics every S seconds with curl during each load (the
@@ -47,12 +49,13 @@ EOF
 }
 
 all_proxies=direct,haproxy-splice,haproxy,redsocks,detourd
-all_workloads=iperf1,iperf8,wrk_close,wrk_keepalive,idle_rss,latency,latency_http
+all_workloads=iperf1,iperf8,wrk_close,wrk_keepalive,idle_rss,latency,latency_http,active100,active10k
 quick=0
 only=$all_proxies
 workloads=$all_workloads
 dests=""
 detourd_bin=$repo_dir/build/daemon/detourd
+conn_load=$repo_dir/build/test/conn_load
 workers=0
 reps=3
 seconds=5
@@ -73,6 +76,7 @@ while (($#)); do
     --workloads) workloads=$2; shift ;;
     --dests) dests=$2; shift ;;
     --detourd) detourd_bin=$2; shift ;;
+    --conn-load) conn_load=$2; shift ;;
     --compare) compare_bin=$2; shift ;;
     --workers) workers=$2; shift ;;
     --reps) reps=$2; shift ;;
@@ -103,6 +107,7 @@ if [[ -z $out ]]; then
   ((workers == 0)) || out+=-workers$workers
 fi
 detourd_bin=$(realpath -m "$detourd_bin")
+conn_load=$(realpath -m "$conn_load")
 out=$(realpath -m "$out")
 if [[ -n $b_scrape || -n $b_config ]] && [[ -z $compare_bin ]] && ((!inner)); then compare_bin=$detourd_bin; fi
 [[ -z $compare_bin ]] || compare_bin=$(realpath -m "$compare_bin")
@@ -127,6 +132,7 @@ socks_port=1080
 iperf_port=5201
 http_port=8080
 greet_port=9000
+echo_port=9100
 mark=0x1d7
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -175,6 +181,11 @@ exit 101
     only=$(tr ',' '\n' <<<"$only" | grep -vx detourd | paste -sd, -)
   fi
 
+  if [[ ,$workloads, == *,active* && ! -x $conn_load ]]; then
+    log "no conn_load at $conn_load: build it first (ninja -C build conn_load); skipping the active workloads"
+    workloads=$(tr ',' '\n' <<<"$workloads" | grep -v '^active' | paste -sd, -)
+  fi
+
   mkdir -p "$out"
   ns=detour-bench-$$
   cleanup() {
@@ -196,7 +207,7 @@ exit 101
   ((quick == 0)) || quick_flag=(--quick)
   log "namespace $ns, results in $out"
   ip netns exec "$ns" env BENCH_NS="$ns" bash "${BASH_SOURCE[0]}" --inner --only "$only" \
-    --workloads "$workloads" --dests "$dests" --detourd "$detourd_bin" --compare "$compare_bin" --workers "$workers" --reps "$reps" \
+    --workloads "$workloads" --dests "$dests" --detourd "$detourd_bin" --conn-load "$conn_load" --compare "$compare_bin" --workers "$workers" --reps "$reps" \
     --seconds "$seconds" --idle "$idle_count" --out "$out" --trace "$trace" --scrape "$scrape" \
     --b-scrape "$b_scrape" --b-config "$b_config" "${quick_flag[@]}"
   exit 0
@@ -299,6 +310,23 @@ server_pids+=($!)
 server_pids+=($!)
 wait_listen "$http_port" || die "nginx did not start: $(cat "$work/nginx-error.log")"
 wait_listen "$greet_port" || die "the greeting server did not start"
+if [[ ,$workloads, == *,active* ]]; then
+  "${pin_load[@]}" "$conn_load" serve --addr "$(IFS=,; echo "${dest_list[*]}")" --port "$echo_port" &
+  server_pids+=($!)
+  wait_listen "$echo_port" || die "the echo server did not start"
+fi
+
+# The active workloads' connections: each costs a proxy two descriptors (client and upstream), and
+# both HAProxy and detourd hold a pipe (two more) only while bytes are in it, from a pool of 256
+# kept per thread; 1200 descriptors are left for those pools, the listeners and the event loops.
+# Within the hard limit (20000 in a container without CAP_SYS_RESOURCE) that is 9400, not 10000.
+active_small=100
+active_large=$((quick ? 500 : 10000))
+active_fit=$((($(ulimit -n) - 1200) / 2))
+if ((active_large > active_fit)); then
+  [[ ,$workloads, != *,active10k,* ]] || log "active10k: $active_large connections do not fit a proxy's ulimit -n $(ulimit -n); holding $active_fit"
+  active_large=$active_fit
+fi
 
 # --- redirect --------------------------------------------------------------------------------
 redirect() {  # exclusion-expression | "": install (or remove) the redirect of server traffic
@@ -312,7 +340,7 @@ table inet detour_bench {
 $(for family in ip ip6; do
     [[ $family == ip ]] && set -- "${dest_list4[@]}" || set -- "${dest_list6[@]}"
     (($#)) || continue
-    echo "    $family daddr { $(IFS=,; echo "$*") } tcp dport { $iperf_port, $http_port, $greet_port } redirect to :$proxy_port"
+    echo "    $family daddr { $(IFS=,; echo "$*") } tcp dport { $iperf_port, $http_port, $greet_port, $echo_port } redirect to :$proxy_port"
   done)
   }
 }
@@ -332,7 +360,10 @@ start_proxy() {  # name: start a fresh proxy, set proxy_pids and the redirect
       cat >"$work/haproxy.cfg" <<EOF
 global
   nbthread $threads
-  maxconn 7000
+  maxconn $((active_large + 100 > 7000 ? active_large + 100 : 7000))
+  # Pipes are taken per transfer and given back; the default (maxconn / 4) would count 4700
+  # descriptors against the limit for pipes a request of 64 bytes never needs at once.
+  maxpipes 256
   user nobody
   group nogroup
 defaults
@@ -360,7 +391,7 @@ EOF
       cat >"$work/redsocks.conf" <<EOF
 base {
   log_debug = off; log_info = off; log = stderr; daemon = off; redirector = iptables;
-  rlimit_nofile = $(ulimit -n); redsocks_conn_max = $((idle_count + 1000));
+  rlimit_nofile = $(ulimit -n); redsocks_conn_max = $(((idle_count > active_large ? idle_count : active_large) + 1000));
 }
 redsocks { local_ip = 127.0.0.1; local_port = $proxy_port; ip = 127.0.0.1; port = $socks_port; type = socks5; }
 EOF
@@ -387,6 +418,11 @@ EOF
       # key and has no endpoint to turn off.
       if scraping || has_admin_section "$bin"; then
         echo "admin: {listen: $(scraping && echo "\"127.0.0.1:$admin_port\"" || echo off)}" >>"$work/detour.yaml"
+      fi
+      # limits.max_connections auto is (ulimit -n - 580) / 3, which holds 3 descriptors for every
+      # connection; the active workload needs its connections admitted up to what fits.
+      if [[ ,$workloads, == *,active* ]] && accepts_config "$bin" 'limits: {max_connections: 1}'; then
+        echo "limits: {max_connections: $((active_large + 100))}" >>"$work/detour.yaml"
       fi
       [[ $name == detourd || -z $b_config ]] || printf '%s\n' "$b_config" >>"$work/detour.yaml"
       "${pin_proxy[@]}" "${wrap[@]}" "$bin" run -c "$work/detour.yaml" 2>>"$work/detourd.log" &
@@ -489,6 +525,27 @@ run_latency_http() {
     --request 'GET /f128 HTTP/1.1\r\nHost: bench.example\r\nConnection: close\r\n\r\n'
 }
 
+# Connections held open, each sending 64 bytes every 100 ms and timing the echo (conn_load). The
+# figures: connections, requests answered per second, round trip p50 and p99 (µs), the proxy's CPU
+# per request (µs, all its threads), and connections lost on the way.
+run_active() {  # connections
+  local count=$1 pids output limit
+  pids=$(IFS=,; echo "${proxy_pids[*]}")
+  if ((${#proxy_pids[@]})) && [[ ${proxy_pids[-1]} == "$redsocks_pid" ]]; then
+    limit=$((($(ulimit -n) - 100) / 6))  # two splice pipes per connection, as in run_idle
+    if ((count > limit)); then
+      log "  redsocks: $count connections need more than ulimit -n $(ulimit -n); holding $limit"
+      count=$limit
+    fi
+  fi
+  output=$("${pin_load[@]}" timeout $((seconds + 90)) "$conn_load" load --addr "$addr" --port "$echo_port" \
+    --conns "$count" --interval-ms 100 --seconds "$seconds" --size 64 --pids "$pids") || return 1
+  log "  conn_load: $(paste -sd' ' <<<"$output")"
+  awk -F= '$1 == "conns" || $1 == "req_per_s" || $1 == "errors" { print }
+           $1 == "p50_us" { print "p50=" $2 } $1 == "p99_us" { print "p99=" $2 }
+           $1 == "cpu_us_per_request" { print "cpu_per_req=" $2 }' <<<"$output"
+}
+
 cpu_ticks() {  # pid...: user+system clock ticks used so far by these processes (all threads)
   local pid total=0 line fields
   for pid in "$@"; do
@@ -502,7 +559,12 @@ cpu_ticks() {  # pid...: user+system clock ticks used so far by these processes 
 }
 
 has_admin_section() {  # detourd binary: whether its config has the `admin` section
-  printf 'admin: {listen: off}\n' >"$work/probe.yaml"
+  accepts_config "$1" 'admin: {listen: off}'
+}
+
+accepts_config() {  # detourd-binary yaml: whether that detourd takes this config line (an older one
+                    # in an A/B may not know a key)
+  printf '%s\n' "$2" >"$work/probe.yaml"
   "$1" check -c "$work/probe.yaml" >/dev/null 2>&1
 }
 
@@ -544,6 +606,8 @@ measure() {  # proxy workload index: one measurement with a fresh proxy at $addr
     idle_rss) value=$(run_idle) || status=$? ;;
     latency) value=$(run_latency) || status=$? ;;
     latency_http) value=$(run_latency_http) || status=$? ;;
+    active100) value=$(run_active "$active_small") || status=$? ;;
+    active10k) value=$(run_active "$active_large") || status=$? ;;
   esac
   stop_scraper "$proxy $workload" || status=1
   if ((${#proxy_pids[@]})); then
@@ -605,7 +669,7 @@ for rep in $(seq "$reps"); do
 done
 
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
-title="$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($cpu), Linux $(uname -r), $reps repetition(s), ${seconds}s loads, $idle_count idle connections, $latency_count latency samples, destinations $(for d in "${dest_names[@]}"; do printf '%s %s, ' "$d" "${dest_addrs[$d]}"; done | sed 's/, $//')"
+title="$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($cpu), Linux $(uname -r), $reps repetition(s), ${seconds}s loads, $idle_count idle connections, $latency_count latency samples, $active_small/$active_large active connections, destinations $(for d in "${dest_names[@]}"; do printf '%s %s, ' "$d" "${dest_addrs[$d]}"; done | sed 's/, $//')"
 if ((workers)); then
   title+=", detourd workers $workers vs HAProxy nbthread $workers, no pinning"
 else

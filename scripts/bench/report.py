@@ -28,15 +28,30 @@ WORKLOADS = [
     ("latency_http_p50", "connect + request + first byte p50 (port 8080), µs", False),
     ("latency_http_p99", "connect + request + first byte p99 (port 8080), µs", False),
 ]
+# The active workloads: connections held open, each sending 64 bytes every 100 ms.
+for _name, _what in (("active100", "100 active conns"), ("active10k", "10k active conns")):
+    WORKLOADS += [
+        (f"{_name}_conns", f"{_what}: connections held", True),
+        (f"{_name}_req_per_s", f"{_what}: requests answered/s", True),
+        (f"{_name}_p50", f"{_what}: round trip p50, µs", False),
+        (f"{_name}_p99", f"{_what}: round trip p99, µs", False),
+        (f"{_name}_cpu_per_req", f"{_what}: proxy CPU per request, µs", False),
+        (f"{_name}_errors", f"{_what}: connections lost", False),
+    ]
+# Counts that say what was measured rather than how well: in the table, not in the chart.
+NOT_CHARTED = {"active100_conns", "active100_errors", "active10k_conns", "active10k_errors"}
 SHORT = {"iperf1": "1 stream", "iperf8": "8 streams", "wrk_close": "conn close",
          "wrk_keepalive": "keep-alive", "idle_rss": "idle RSS", "latency_p50": "connect p50",
-         "latency_p99": "connect p99", "latency_http_p50": "request p50", "latency_http_p99": "request p99"}
+         "latency_p99": "connect p99", "latency_http_p50": "request p50", "latency_http_p99": "request p99",
+         "active100_req_per_s": "100 act req/s", "active100_p50": "100 act p50", "active100_p99": "100 act p99",
+         "active100_cpu_per_req": "100 act CPU/req", "active10k_req_per_s": "10k act req/s",
+         "active10k_p50": "10k act p50", "active10k_p99": "10k act p99", "active10k_cpu_per_req": "10k act CPU/req"}
 
 
 def fmt(value):
     if value is None:
         return "—"
-    if abs(value) >= 100:
+    if abs(value) >= 100 or value.is_integer():
         return f"{value:.0f}"
     if abs(value) >= 10:
         return f"{value:.1f}"
@@ -114,7 +129,7 @@ def main():
     # better (memory and latency inverted), one row per workload, one column per proxy.
     median = medians[dests[0]] if dests else {}
     present = [(k, label) for k, label in PROXIES if any(p == k for p, _ in median)]
-    workloads = [w for w in workloads if any(k == w[0] for _, k in median)]
+    workloads = [w for w in workloads if w[0] not in NOT_CHARTED and any(k == w[0] for _, k in median)]
     base_key = "haproxy-splice" if any(k == "haproxy-splice" for k, _ in present) else "direct"
     chart_proxies = [(k, label) for k, label in present if k != base_key] or present
     with open(dat_path, "w") as dat:
