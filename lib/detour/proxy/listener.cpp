@@ -105,14 +105,13 @@ void listener::listen(const tcp::endpoint& endpoint, std::optional<traffic_direc
   listening entry;
   entry.acceptor = std::make_unique<net::acceptor>(open_listening_socket(context_, endpoint));
   entry.direction = direction;
+  entry.port = entry.acceptor->local_endpoint().port();
   acceptors_.push_back(std::move(entry));
   if (acceptors_.size() == 1) port_ = endpoint.port();
 }
 
 bool listener::serves_port(std::uint16_t port) const {
-  boost::system::error_code ec;
-  return std::any_of(acceptors_.begin(), acceptors_.end(),
-                     [&](const listening& l) { return l.acceptor->local_endpoint(ec).port() == port; });
+  return std::any_of(acceptors_.begin(), acceptors_.end(), [&](const listening& l) { return l.port == port; });
 }
 
 void listener::start(accept_handler on_accept, error_handler on_error) {

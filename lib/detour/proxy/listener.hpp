@@ -68,6 +68,9 @@ class listener {
   struct listening {
     std::unique_ptr<net::acceptor> acceptor;
     std::optional<traffic_direction> direction;
+    // Read once at listen(): the loop check asks for it on every connection, and asking the
+    // socket would be a getsockname() each time.
+    std::uint16_t port = 0;
   };
 
   boost::asio::awaitable<void> accept_loop(listening& socket);

@@ -70,7 +70,11 @@ asio::awaitable<attempt_error> connect_within(net::socket& socket, const tcp::en
   // returns: one poll(2) then saves the timer, a trip through the event loop and Asio's own
   // re-check (Connection: close req/s through detourd 1.09x to 1.16x, docs/BENCHMARKS.md).
   pollfd ready{fd, POLLOUT, 0};
-  if (::poll(&ready, 1, 0) != 1) {
+  if (::poll(&ready, 1, 0) == 1) {
+    // The kernel raises POLLERR (and POLLHUP) with a pending socket error, so a bare POLLOUT is a
+    // completed handshake and the SO_ERROR read below can be skipped.
+    if (ready.revents == POLLOUT) co_return attempt_error{};
+  } else {
     asio::steady_timer timer(socket.get_executor(), timeout);
     auto result = co_await (socket.async_wait(net::socket::wait_write, asio::as_tuple(asio::use_awaitable)) ||
                             timer.async_wait(asio::as_tuple(asio::use_awaitable)));
