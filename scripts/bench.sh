@@ -223,12 +223,14 @@ server_pids=()
 proxy_pids=()
 redsocks_pid=""
 
+wrap=()  # BENCH_WRAP, read below
 stop_pids() {
   local pid
   for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "$@"; do
-    # Bounded: a proxy that ignores SIGTERM for 3 s gets SIGKILL.
-    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    # Bounded: a proxy that ignores SIGTERM for 3 s gets SIGKILL; under BENCH_WRAP, 60 s, since a
+    # tool such as callgrind writes its results as the process exits, slowly.
+    for _ in $(seq $((${#wrap[@]} ? 600 : 30))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
