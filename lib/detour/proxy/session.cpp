@@ -145,9 +145,7 @@ void warn_exhausted(upstream::failure_kind kind, const session_record& record,
 // Connects to the original destination, directly or through the route's upstream, bounded by the
 // connect timeout and cancellable by shutdown, and sends the PROXY header the route asks for.
 // Without a socket in the outcome, record.reason says why.
-// `client_spoke`: the client's first bytes are waiting (the sniff saw them).
-asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_record& record, net::socket& client,
-                                                         bool client_spoke) {
+asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_record& record, net::socket& client) {
   const auto& cfg = record.snapshot->cfg;
   const auto& action = record.decision->action;
   connecting_entry connecting(owner, record);
@@ -156,11 +154,11 @@ asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_
   if (action.kind == route_kind::upstream) {
     const auto& via = cfg.upstreams.at(action.upstream);
     outcome = co_await upstream::connect_upstream(
-        *record.original, via, {cfg.mark, via.connect_timeout, connecting.cancellation(), record.server_name, true});
+        *record.original, via, {cfg.mark, via.connect_timeout, connecting.cancellation(), record.server_name});
   } else {
     // Direct is by address: the name matters only to a proxy that resolves it.
-    outcome = co_await upstream::connect_direct(
-        *record.original, {cfg.mark, cfg.connect_timeout, connecting.cancellation(), {}, client_spoke});
+    outcome = co_await upstream::connect_direct(*record.original,
+                                                {cfg.mark, cfg.connect_timeout, connecting.cancellation(), {}});
   }
   if (outcome.socket && connecting.reason() == nullptr) {
     // The sniffed name, when there is one, goes in v2's authority TLV; empty, the TLV stays out.
@@ -196,14 +194,12 @@ asio::awaitable<upstream::connect_outcome> open_upstream(worker& owner, session_
 
 // Waits (bounded by sniff.timeout) for the client's first bytes and puts the server name they give
 // in the record; counted and timed whatever the outcome. Returns the reason the session was ended
-// meanwhile, or nullptr. `client_spoke` tells whether any bytes came.
-asio::awaitable<const char*> sniff_name_into(worker& owner, session_record& record, net::socket& client,
-                                             bool& client_spoke) {
+// meanwhile, or nullptr.
+asio::awaitable<const char*> sniff_name_into(worker& owner, session_record& record, net::socket& client) {
   sniffing_entry sniffing(owner, record, client);
   const auto began = session_record::clock::now();
   auto got = co_await sniff_server_name(client, record.snapshot->cfg.sniff.timeout, sniffing.stopped());
   const auto waited = std::chrono::duration<double>(session_record::clock::now() - began).count();
-  client_spoke = got.seen > 0;
   auto& metrics = owner.metrics();
   metrics.sniffed[static_cast<std::size_t>(got.how)].add();
   metrics.sniff_seconds.observe(waited);
@@ -286,8 +282,7 @@ asio::awaitable<void> run_session(net::socket client, boost::asio::ip::tcp::endp
   // Only connections to a sniff port wait for their first bytes: where the server speaks first
   // (SMTP, SSH) the client sends nothing until it has, and would wait out the whole timeout.
   const char* ended = nullptr;
-  bool client_spoke = false;
-  if (cfg.sniff.covers(original.port())) ended = co_await sniff_name_into(owner, record, client, client_spoke);
+  if (cfg.sniff.covers(original.port())) ended = co_await sniff_name_into(owner, record, client);
 
   const auto& router = record.snapshot->router;
   const auto& decision =
@@ -324,7 +319,7 @@ asio::awaitable<void> run_session(net::socket client, boost::asio::ip::tcp::endp
       break;
   }
 
-  auto connected = co_await open_upstream(owner, record, client, client_spoke);
+  auto connected = co_await open_upstream(owner, record, client);
   if (!connected.socket) {
     finish(record, outcome::connect_failed, owner);
     net::reset(client);

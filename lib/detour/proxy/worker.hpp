@@ -105,7 +105,10 @@ class worker {
   // Before the io_context: sessions it destroys give their tickets back here.
   proxy::admission own_admission_;
   proxy::admission* admission_ = &own_admission_;
-  boost::asio::io_context context_{1};
+  // One thread runs it, and every other thread reaches it only by posting (adopt, run_on, stop...):
+  // the scheduler keeps its lock for those posts, and the reactor's per-socket locks, which only
+  // guard against a socket used from two threads, are left out.
+  boost::asio::io_context context_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   listener listener_;
   relay::relay_pools pools_;
   proxy::stats stats_;

@@ -3,8 +3,6 @@
 #include "detour/net/socket_options.hpp"
 
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <boost/asio/as_tuple.hpp>
@@ -37,10 +35,6 @@ std::optional<net::socket> open_upstream_socket(const net::socket::executor_type
   // socket pushes out whatever is queued: a PROXY header sent with MSG_MORE to leave in one
   // segment with the client's first bytes would go alone (measured: 2 data segments instead of 1).
   socket.set_option(tcp::no_delay(true), ec);
-  if (options.first_bytes_ready) {
-    const int off = 0;
-    (void)::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &off, sizeof(off));
-  }
   return socket;
 }
 

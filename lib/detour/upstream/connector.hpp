@@ -58,10 +58,6 @@ struct connect_options {
   // with `resolve: remote` is asked for it instead of the address; every other connect ignores it.
   // Not owned: it must outlive the attempt, as the upstream's config does.
   std::string_view server_name;
-  // Bytes will be sent the moment the connection is up (the client's, already read by the sniff,
-  // or a proxy handshake): TCP_QUICKACK is turned off before connect(), so that the handshake's
-  // last ACK rides on the first data segment instead of leaving alone (HAProxy's smart connect).
-  bool first_bytes_ready = false;
 };
 
 // What a connector hands the session: a connected socket, or the reason there is none, worded for
