@@ -21,7 +21,9 @@ usage: scripts/bench.sh [options]            (run as root)
   --quick          1 repetition, 1-second loads, few connections: proves the script works
   --only LIST      comma-separated subset of: direct,haproxy,haproxy-splice,redsocks,detourd
   --workloads LIST comma-separated subset of: iperf1,iperf8,wrk_close,wrk_keepalive,idle_rss,latency,
-                   latency_http,active100,active10k
+                   latency_http,active100,active10k, and (not in the default run) active1k,
+                   active10k_slow: 1000 connections every 100 ms against 10000 every second, the
+                   same 10,000 requests/s, so that CPU per request compares by connection count alone
   --dests LIST     destinations the clients connect to, comma-separated subset of: lo4 (127.0.0.1),
                    lo6 (::1), br4 (10.77.0.1), br6 (fd77::1); default lo4,lo6,br4 (--quick: lo4,lo6)
   --detourd PATH   detourd binary (default: build/daemon/detourd)
@@ -326,7 +328,7 @@ active_small=100
 active_large=$((quick ? 500 : 10000))
 active_fit=$((($(ulimit -n) - 1200) / 2))
 if ((active_large > active_fit)); then
-  [[ ,$workloads, != *,active10k,* ]] || log "active10k: $active_large connections do not fit a proxy's ulimit -n $(ulimit -n); holding $active_fit"
+  [[ ,$workloads, != *,active10k* ]] || log "active10k: $active_large connections do not fit a proxy's ulimit -n $(ulimit -n); holding $active_fit"
   active_large=$active_fit
 fi
 
@@ -530,8 +532,8 @@ run_latency_http() {
 # Connections held open, each sending 64 bytes every 100 ms and timing the echo (conn_load). The
 # figures: connections, requests answered per second, round trip p50 and p99 (µs), the proxy's CPU
 # per request (µs, all its threads), and connections lost on the way.
-run_active() {  # connections
-  local count=$1 pids output limit
+run_active() {  # connections [interval-ms]
+  local count=$1 interval=${2:-100} pids output limit
   pids=$(IFS=,; echo "${proxy_pids[*]}")
   if ((${#proxy_pids[@]})) && [[ ${proxy_pids[-1]} == "$redsocks_pid" ]]; then
     limit=$((($(ulimit -n) - 100) / 6))  # two splice pipes per connection, as in run_idle
@@ -541,7 +543,7 @@ run_active() {  # connections
     fi
   fi
   output=$("${pin_load[@]}" timeout $((seconds + 90)) "$conn_load" load --addr "$addr" --port "$echo_port" \
-    --conns "$count" --interval-ms 100 --seconds "$seconds" --size 64 --pids "$pids") || return 1
+    --conns "$count" --interval-ms "$interval" --seconds "$seconds" --size 64 --pids "$pids") || return 1
   log "  conn_load: $(paste -sd' ' <<<"$output")"
   awk -F= '$1 == "conns" || $1 == "req_per_s" || $1 == "errors" { print }
            $1 == "p50_us" { print "p50=" $2 } $1 == "p99_us" { print "p99=" $2 }
@@ -610,6 +612,8 @@ measure() {  # proxy workload index: one measurement with a fresh proxy at $addr
     latency_http) value=$(run_latency_http) || status=$? ;;
     active100) value=$(run_active "$active_small") || status=$? ;;
     active10k) value=$(run_active "$active_large") || status=$? ;;
+    active1k) value=$(run_active $((quick ? 200 : 1000))) || status=$? ;;
+    active10k_slow) value=$(run_active "$active_large" 1000) || status=$? ;;
   esac
   stop_scraper "$proxy $workload" || status=1
   if ((${#proxy_pids[@]})); then

@@ -28,8 +28,10 @@ WORKLOADS = [
     ("latency_http_p50", "connect + request + first byte p50 (port 8080), µs", False),
     ("latency_http_p99", "connect + request + first byte p99 (port 8080), µs", False),
 ]
-# The active workloads: connections held open, each sending 64 bytes every 100 ms.
-for _name, _what in (("active100", "100 active conns"), ("active10k", "10k active conns")):
+# The active workloads: connections held open, each sending 64 bytes every 100 ms (every second for
+# active10k_slow).
+for _name, _what in (("active100", "100 active conns"), ("active1k", "1k active conns"),
+                     ("active10k", "10k active conns"), ("active10k_slow", "10k active conns, 1 s apart")):
     WORKLOADS += [
         (f"{_name}_conns", f"{_what}: connections held", True),
         (f"{_name}_req_per_s", f"{_what}: requests answered/s", True),
@@ -39,7 +41,8 @@ for _name, _what in (("active100", "100 active conns"), ("active10k", "10k activ
         (f"{_name}_errors", f"{_what}: connections lost", False),
     ]
 # Counts that say what was measured rather than how well: in the table, not in the chart.
-NOT_CHARTED = {"active100_conns", "active100_errors", "active10k_conns", "active10k_errors"}
+NOT_CHARTED = {f"{name}_{what}" for name in ("active100", "active1k", "active10k", "active10k_slow")
+               for what in ("conns", "errors")}
 SHORT = {"iperf1": "1 stream", "iperf8": "8 streams", "wrk_close": "conn close",
          "wrk_keepalive": "keep-alive", "idle_rss": "idle RSS", "latency_p50": "connect p50",
          "latency_p99": "connect p99", "latency_http_p50": "request p50", "latency_http_p99": "request p99",
