@@ -107,7 +107,6 @@ void listener::listen(const tcp::endpoint& endpoint, std::optional<traffic_direc
   entry.direction = direction;
   entry.port = entry.acceptor->local_endpoint().port();
   acceptors_.push_back(std::move(entry));
-  if (acceptors_.size() == 1) port_ = endpoint.port();
 }
 
 bool listener::serves_port(std::uint16_t port) const {

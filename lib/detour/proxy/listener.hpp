@@ -60,7 +60,7 @@ class listener {
   void close();
 
   // The first socket's port: the main one.
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return acceptors_.empty() ? 0 : acceptors_.front().port; }
   // Whether any of the listening sockets has this port.
   bool serves_port(std::uint16_t port) const;
 
@@ -80,7 +80,6 @@ class listener {
   std::vector<listening> acceptors_;
   accept_handler on_accept_;
   error_handler on_error_;
-  std::uint16_t port_ = 0;
   bool closed_ = false;
 };
 
