@@ -501,17 +501,22 @@ run_wrk() {  # close|keepalive
   awk '/^Requests\/sec:/ { print $2 }' <<<"$result"
 }
 
-run_idle() {
-  local pids count=$idle_count limit
-  pids=$(IFS=,; echo "${proxy_pids[*]}")
-  if [[ ${proxy_pids[-1]} == "$redsocks_pid" ]]; then
-    # redsocks holds two splice pipes per connection even when idle: six descriptors each.
-    limit=$((($(ulimit -n) - 100) / 6))
-    if ((count > limit)); then
-      log "  redsocks: $count idle connections need more than ulimit -n $(ulimit -n); holding $limit"
-      count=$limit
-    fi
+# How many of `count` connections the proxy can hold: redsocks holds two splice pipes per
+# connection even when idle, six descriptors each, and gets what fits; every other proxy all.
+connections_that_fit() {  # count what
+  local limit=$((($(ulimit -n) - 100) / 6))
+  if ((${#proxy_pids[@]})) && [[ ${proxy_pids[-1]} == "$redsocks_pid" ]] && (($1 > limit)); then
+    log "  redsocks: $1 $2 need more than ulimit -n $(ulimit -n); holding $limit"
+    echo "$limit"
+  else
+    echo "$1"
   fi
+}
+
+run_idle() {
+  local pids count
+  pids=$(IFS=,; echo "${proxy_pids[*]}")
+  count=$(connections_that_fit "$idle_count" "idle connections")
   "${pin_load[@]}" timeout 120 "${tcpbench[@]}" hold --addr "$addr" --port "$greet_port" \
     --count "$count" --pids "$pids" --max-seconds 90
 }
@@ -533,15 +538,9 @@ run_latency_http() {
 # figures: connections, requests answered per second, round trip p50 and p99 (µs), the proxy's CPU
 # per request (µs, all its threads), and connections lost on the way.
 run_active() {  # connections [interval-ms]
-  local count=$1 interval=${2:-100} pids output limit
+  local count interval=${2:-100} pids output
   pids=$(IFS=,; echo "${proxy_pids[*]}")
-  if ((${#proxy_pids[@]})) && [[ ${proxy_pids[-1]} == "$redsocks_pid" ]]; then
-    limit=$((($(ulimit -n) - 100) / 6))  # two splice pipes per connection, as in run_idle
-    if ((count > limit)); then
-      log "  redsocks: $count connections need more than ulimit -n $(ulimit -n); holding $limit"
-      count=$limit
-    fi
-  fi
+  count=$(connections_that_fit "$1" connections)
   output=$("${pin_load[@]}" timeout $((seconds + 90)) "$conn_load" load --addr "$addr" --port "$echo_port" \
     --conns "$count" --interval-ms "$interval" --seconds "$seconds" --size 64 --pids "$pids") || return 1
   log "  conn_load: $(paste -sd' ' <<<"$output")"
