@@ -87,7 +87,42 @@ void add_route_to_nowhere(std::string_view cidr) {
   sh(fmt::format("ip route add {} dev {}", cidr, bridge_name));
 }
 
+namespace {
+
+// The lowest port the kernel hands out on bind(0) and connect() in this namespace.
+unsigned ephemeral_low() {
+  unsigned low = 32768;
+  if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "re")) {
+    if (std::fscanf(f, "%u", &low) != 1) low = 32768;
+    std::fclose(f);
+  }
+  return low;
+}
+
+bool bindable(std::uint16_t port) {
+  socket_fd s(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) throw_errno("socket");
+  int off = 0;
+  ::setsockopt(s.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+  auto any = at("::", port);
+  return ::bind(s.get(), any.data(), static_cast<socklen_t>(any.size())) == 0;
+}
+
+}  // namespace
+
+// A port below the ephemeral range, each one once per process: a port the kernel chose for
+// bind(0) would be free again once its probe socket closes, and a peer bound to port 0 later
+// could then be given the same one (seen in CI: detourd's listener and an echo server's).
 std::uint16_t free_port() {
+  constexpr unsigned lowest = 10000;
+  const unsigned highest = std::min(ephemeral_low(), 32768U) - 1;
+  if (highest > lowest + 1000) {
+    static unsigned next = lowest + static_cast<unsigned>(::getpid()) % (highest - lowest);
+    for (unsigned tries = 0; tries < highest - lowest; ++tries) {
+      const auto candidate = static_cast<std::uint16_t>(lowest + (next++ - lowest) % (highest - lowest));
+      if (bindable(candidate)) return candidate;
+    }
+  }
   socket_fd s(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!s) throw_errno("socket");
   int off = 0;

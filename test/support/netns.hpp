@@ -30,8 +30,9 @@ void add_local_address(std::string_view cidr);
 // source 0.0.0.0, and detourd's answers to the redirected connection go nowhere.
 void add_route_to_nowhere(std::string_view cidr);
 
-// A TCP port nobody listens on in this namespace (bound to port 0 on both families, then
-// released). The namespace is fresh, so nothing else can take it before the test binds it.
+// A TCP port nobody listens on in this namespace, on both families, and never one this process
+// was given before. It lies below the ephemeral range, so no socket bound to port 0 and no
+// outgoing connection can take it before the test binds it.
 std::uint16_t free_port();
 
 // A second network namespace standing for another host or a container, with only `lo`, up. It
