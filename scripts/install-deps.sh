@@ -8,6 +8,10 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libnftnl-dev libmnl-dev libfmt-dev libspdlog-dev libyaml-cpp-dev libcli11-dev
   libsystemd-dev catch2 prometheus-cpp-dev libcap-dev
+  # the man page's source is scdoc; man renders it in a test, bash-completion runs the completion
+  scdoc man-db bash-completion
+  # scripts/package.sh: CPack's .deb needs dpkg-shlibdeps (dpkg-dev) and file; lintian checks it
+  dpkg-dev file lintian
   # run and test: nft to inspect rules, iproute2 for namespaces, real peers started by the tests
   nftables iproute2 netcat-openbsd python3 curl
   # upstream proxies the upstream integration tests start (setpriv, from util-linux, runs them
