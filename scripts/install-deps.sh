@@ -30,6 +30,12 @@ packages=(
   haproxy redsocks nginx-light iperf3 wrk gnuplot-nox
 )
 
+# deploy/kubernetes/validate checks the manifests with node. A node from elsewhere (a NodeSource
+# package brings its own npm) is kept; only without one are Debian's nodejs and npm installed.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -52,5 +58,12 @@ if ((${#missing[@]})); then
   fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
   [[ -n $ours ]] && rm -f "$policy"
-  exit "${status:-0}"
+  [[ -n ${status:-} ]] && exit "$status"
+fi
+
+# The manifest validator's modules, exactly as package-lock.json pins them; again only when missing.
+validate="$(dirname "$(readlink -f "$0")")/../deploy/kubernetes/validate"
+if ! cmp -s "$validate/package-lock.json" "$validate/node_modules/.installed-lock.json" 2>/dev/null; then
+  (cd "$validate" && npm ci --no-audit --no-fund --loglevel=error &&
+    cp package-lock.json node_modules/.installed-lock.json)
 fi
