@@ -12,6 +12,8 @@ packages=(
   scdoc man-db bash-completion
   # scripts/package.sh: CPack's .deb needs dpkg-shlibdeps (dpkg-dev) and file; lintian checks it
   dpkg-dev file lintian
+  # scripts/image.sh: the image's root file system, its OCI layout, and inspecting the archive
+  mmdebstrap umoci skopeo
   # run and test: nft to inspect rules, iproute2 for namespaces, real peers started by the tests
   nftables iproute2 netcat-openbsd python3 curl
   # upstream proxies the upstream integration tests start (setpriv, from util-linux, runs them
