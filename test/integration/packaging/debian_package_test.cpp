@@ -2,6 +2,7 @@
 // binary in it, and lintian's verdict. Hidden from discovery ([.][package]) and registered as
 // `package: ...` by test/CMakeLists.txt, so that only the release build makes a package: an ASan
 // build's would depend on the sanitizer runtime.
+#include "integration/packaging/must_run.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -22,16 +23,6 @@ std::vector<std::string> lines(const std::string& text) {
   std::istringstream in(text);
   for (std::string l; std::getline(in, l);) out.push_back(l);
   return out;
-}
-
-// Runs a program found on PATH (through env: run_to_completion takes a path) and returns its output.
-std::string must(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 60s) {
-  std::vector<std::string> command{"/usr/bin/env"};
-  command.insert(command.end(), argv.begin(), argv.end());
-  auto run = run_to_completion(command, timeout);
-  INFO(argv.front() << ": " << run.err);
-  REQUIRE(run.exit_code == 0);
-  return run.out;
 }
 
 // The package names in a Depends: field, without versions or alternatives' bars.

@@ -1,6 +1,7 @@
 // scripts/image.sh on a package of this build: the archive's config as skopeo reads it, and the
 // binary run inside its unpacked root file system as the image user. Hidden from discovery
 // ([.][oci_image]) and registered as `package: ...` by test/CMakeLists.txt, like the .deb's test.
+#include "integration/packaging/must_run.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -18,16 +19,6 @@ std::string last_line(const std::string& text) {
   std::string last;
   for (std::string l; std::getline(in, l);) last = l;
   return last;
-}
-
-// Runs a program found on PATH (through env: run_to_completion takes a path) and returns its output.
-std::string must(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 60s) {
-  std::vector<std::string> command{"/usr/bin/env"};
-  command.insert(command.end(), argv.begin(), argv.end());
-  auto run = run_to_completion(command, timeout);
-  INFO(argv.front() << ": " << run.err);
-  REQUIRE(run.exit_code == 0);
-  return run.out;
 }
 
 }  // namespace
